@@ -1,0 +1,1 @@
+"""The `planner` command line: the same services the web app calls."""

@@ -1,0 +1,153 @@
+"""`planner` — apply, export, preview and sync rollout plans from the command line."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from planner import migrate
+from planner.db import session_scope
+from planner.membership import User
+from planner.plans import apply_plan, list_plans
+from planner.planfile import dump_plan, load_plan
+from planner.preview import user_access
+from planner.access import access
+from planner.settings import PlannerSettings
+from planner.store import load_plan as load_stored_plan
+from planner.validation import PlanInvalid
+
+app = typer.Typer(help="The rollout planner: plans in, flags out.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+plan_app = typer.Typer(help="Plans: apply a plan file, export, list.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(plan_app, name="plan")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def database_url() -> str:
+    return PlannerSettings().database_url
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def stored_plan(session, key: str):
+    plan = load_stored_plan(session, key)
+    if plan is None:
+        raise fail(f"no plan '{key}' (see `planner plan list`)")
+    return plan
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Bring the database schema up to date (creates the SQLite file if needed)."""
+    migrate.upgrade(database_url(), revision)
+    out.print(f"database at revision {migrate.current(database_url())}")
+
+
+@plan_app.command("apply")
+def plan_apply(file: Annotated[Path, typer.Argument(help="plan YAML file, or - for standard input")],
+               actor: Annotated[str, typer.Option(help="who applies it, for the audit log")] = "cli") -> None:
+    """Validate a plan file and store it; nothing is written when any part is wrong."""
+    try:
+        text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"cannot read {file}: {exc.strerror}") from None
+    try:
+        plan = load_plan(text)
+    except PlanInvalid as exc:
+        err.print(f"[red]{file}: {len(exc.errors)} error(s), nothing applied[/red]", highlight=False)
+        for error in exc.errors:
+            err.print(f"  {error}", highlight=False, markup=False)
+        raise typer.Exit(1) from None
+    with session_scope(database_url()) as session:
+        result = apply_plan(session=session, plan=plan, actor=actor)
+    if not result.changed:
+        out.print(f"plan '{plan.key}' unchanged (version {result.version})")
+        return
+    out.print(f"plan '{plan.key}' {'created' if result.created else 'updated'} (version {result.version})")
+    for line in result.changes:
+        out.print(f"  {line}", highlight=False, markup=False)
+
+
+@plan_app.command("export")
+def plan_export(plan: str, output: Annotated[Path | None, typer.Option("--output", "-o")] = None) -> None:
+    """Write a plan as YAML that applies back to the same plan."""
+    with session_scope(database_url()) as session:
+        text = dump_plan(stored_plan(session, plan))
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+@plan_app.command("list")
+def plan_list() -> None:
+    """The stored plans."""
+    with session_scope(database_url()) as session:
+        rows = list_plans(session=session)
+    if not rows:
+        out.print("no plans yet: `planner plan apply FILE`")
+        return
+    table = Table("plan", "title", "version", "unleash", "updated")
+    for row in rows:
+        table.add_row(row.key, row.title, str(row.version), f"{row.project}/{row.environment}",
+                      row.updated_at.strftime("%Y-%m-%d %H:%M"))
+    out.print(table)
+
+
+def parse_instant(value: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"'{value}' is not an ISO date and time, e.g. 2027-02-03T10:00+01:00") from None
+    if at.tzinfo is None:
+        raise typer.BadParameter(f"'{value}' needs a timezone, e.g. 2027-02-03T10:00+01:00")
+    return at
+
+
+def parse_props(props: list[str]) -> dict[str, str]:
+    result = {}
+    for prop in props:
+        name, sep, value = prop.partition("=")
+        if not sep or not name:
+            raise typer.BadParameter(f"'{prop}' must look like name=value, e.g. department=HR")
+        result[name] = value
+    return result
+
+
+@app.command()
+def preview(plan: str,
+            at: Annotated[str, typer.Option(help="instant, e.g. 2027-02-03T10:00+01:00")],
+            user: Annotated[str | None, typer.Option(help="a user id: show what this user gets and why")] = None,
+            prop: Annotated[list[str], typer.Option(help="context property of the user, name=value")] = []) -> None:  # noqa: B006
+    """Who sees which feature at an instant; or, with --user, which features one user gets and why."""
+    instant = parse_instant(at)
+    properties = parse_props(prop)
+    with session_scope(database_url()) as session:
+        spec = stored_plan(session, plan)
+    if user is None:
+        grants = access(spec, at=instant)
+        table = Table("cohort", *[f.key for f in spec.features], title=f"{spec.key} at {instant.isoformat()}")
+        for cohort in spec.cohorts:
+            table.add_row(cohort.key, *["yes" if (cohort.key, f.key) in grants else "·" for f in spec.features])
+        out.print(table)
+        return
+    result = user_access(spec, User(user, properties), at=instant)
+    if not result:
+        out.print(f"user '{user}' gets no feature of '{spec.key}' at {instant.isoformat()}")
+        return
+    out.print(f"user '{user}' at {instant.isoformat()}:")
+    for feature, grants_for in result.items():
+        reasons = "; ".join(f"cohort '{g.cohort}' ({g.reason.describe()})" for g in grants_for)
+        out.print(f"  {feature}: {reasons}", highlight=False, markup=False)

@@ -1,0 +1,1 @@
+"""The rollout planner's domain: plans, cohorts, phases, the access rule and their persistence."""

@@ -1,0 +1,150 @@
+"""The plan as plain, immutable data: features, cohorts, phases, KPIs."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Spec(BaseModel):
+    """Base of every plan object: immutable, unknown fields refused (a typo must not pass silently)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CohortKind(str, enum.Enum):
+    opt_in = "opt_in"
+    list = "list"
+    attribute = "attribute"
+    everyone = "everyone"
+
+
+class Operator(str, enum.Enum):
+    """Constraint operators that Unleash evaluates and the planner can explain."""
+
+    IN = "IN"
+    NOT_IN = "NOT_IN"
+    STR_CONTAINS = "STR_CONTAINS"
+    STR_STARTS_WITH = "STR_STARTS_WITH"
+    STR_ENDS_WITH = "STR_ENDS_WITH"
+    NUM_EQ = "NUM_EQ"
+    NUM_GT = "NUM_GT"
+    NUM_GTE = "NUM_GTE"
+    NUM_LT = "NUM_LT"
+    NUM_LTE = "NUM_LTE"
+    DATE_AFTER = "DATE_AFTER"
+    DATE_BEFORE = "DATE_BEFORE"
+    SEMVER_EQ = "SEMVER_EQ"
+    SEMVER_GT = "SEMVER_GT"
+    SEMVER_LT = "SEMVER_LT"
+
+    @property
+    def multi_valued(self) -> bool:
+        return self in MULTI_VALUED
+
+
+MULTI_VALUED = frozenset(
+    {Operator.IN, Operator.NOT_IN, Operator.STR_CONTAINS, Operator.STR_STARTS_WITH, Operator.STR_ENDS_WITH}
+)
+
+
+class PhaseStatus(str, enum.Enum):
+    planned = "planned"
+    scheduled = "scheduled"
+    active = "active"
+    paused = "paused"
+    rolled_back = "rolled_back"
+    completed = "completed"
+
+    @property
+    def grants_access(self) -> bool:
+        """Paused and rolled-back phases contribute nothing; every other status counts once started."""
+        return self not in (PhaseStatus.paused, PhaseStatus.rolled_back)
+
+
+class Rule(Spec):
+    """One condition on a context property, e.g. `department IN [HR, Sales]`."""
+
+    property: str
+    operator: Operator
+    values: tuple[str, ...] = ()
+    case_insensitive: bool = False
+    inverted: bool = False
+
+
+class Feature(Spec):
+    key: str
+    name: str = ""
+    description: str = ""
+
+
+class Cohort(Spec):
+    key: str
+    name: str = ""
+    kind: CohortKind
+    description: str = ""
+    capacity: int | None = None
+    users: tuple[str, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    percentage: int | None = None
+
+
+class Grant(Spec):
+    """A feature a phase enables for named cohorts only (a preview), not for every admitted cohort."""
+
+    feature: str
+    cohorts: tuple[str, ...]
+
+
+class Phase(Spec):
+    key: str
+    name: str = ""
+    starts: datetime
+    ends: datetime | None = None
+    cohorts: tuple[str, ...] = ()
+    features: tuple[str, ...] = ()
+    grants: tuple[Grant, ...] = ()
+    gate: tuple[str, ...] = ()
+    status: PhaseStatus = PhaseStatus.planned
+
+
+class KpiSource(str, enum.Enum):
+    manual = "manual"
+    unleash = "unleash"
+    event = "event"
+
+
+class Kpi(Spec):
+    key: str
+    name: str = ""
+    source: KpiSource = KpiSource.manual
+    target: str
+
+
+class UnleashBinding(Spec):
+    project: str = "default"
+    environment: str = "production"
+
+
+class Plan(Spec):
+    plan: str = Field(description="the plan's key")
+    title: str = ""
+    goal: str = ""
+    flag_prefix: str = ""
+    unleash: UnleashBinding = UnleashBinding()
+    features: tuple[Feature, ...] = ()
+    cohorts: tuple[Cohort, ...] = ()
+    kpis: tuple[Kpi, ...] = ()
+    phases: tuple[Phase, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return self.plan
+
+    def flag_name(self, feature_key: str) -> str:
+        return f"{self.flag_prefix}{feature_key}"
+
+    def cohort(self, key: str) -> Cohort:
+        return next(c for c in self.cohorts if c.key == key)

@@ -1,0 +1,50 @@
+"""The plan file (DESIGN.md §7): YAML in, YAML out, with errors that name the field or the line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from planner.model import Plan
+from planner.validation import PlanError, PlanInvalid, parse_plan
+
+
+def load_plan(text: str) -> Plan:
+    """Parse and validate a plan file; raise `PlanInvalid` listing every mistake."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        raise PlanInvalid([PlanError(where, f"not valid YAML: {exc.problem or exc}")]) from None
+    except yaml.YAMLError as exc:
+        raise PlanInvalid([PlanError("(file)", f"not valid YAML: {exc}")]) from None
+    return parse_plan(raw)
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """The plan as plain data in the file's shape, defaults left out so the file stays readable."""
+    doc = plan.model_dump(mode="json", exclude_defaults=True)
+    doc.setdefault("unleash", plan.unleash.model_dump(mode="json"))
+    for phase_doc, phase in zip(doc.get("phases", []), plan.phases):
+        phase_doc["starts"] = phase.starts.isoformat()  # pydantic would rewrite +00:00 as Z; keep it as written
+        if phase.ends is not None:
+            phase_doc["ends"] = phase.ends.isoformat()
+    return doc
+
+
+class _FlowLists(yaml.SafeDumper):
+    """Short lists of keys in [a, b] style, as people write them; mappings in block style."""
+
+
+def _represent_list(dumper: yaml.SafeDumper, data: list) -> yaml.Node:
+    flow = all(isinstance(item, (str, int, float)) for item in data) and len(data) <= 20
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+_FlowLists.add_representer(list, _represent_list)
+
+
+def dump_plan(plan: Plan) -> str:
+    return yaml.dump(plan_document(plan), Dumper=_FlowLists, sort_keys=False, allow_unicode=True, width=100)

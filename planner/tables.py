@@ -1,0 +1,134 @@
+"""Database tables (SQLModel). The schema changes only through Alembic migrations in migrations/."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class PlanRow(SQLModel, table=True):
+    __tablename__ = "plan"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, index=True, max_length=60)
+    title: str = ""
+    goal: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    flag_prefix: str = ""
+    project: str = "default"
+    environment: str = "production"
+    archived: bool = False
+    version: int = 1
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class FeatureRow(SQLModel, table=True):
+    __tablename__ = "feature"
+    __table_args__ = (UniqueConstraint("plan_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan.id", index=True, ondelete="CASCADE")
+    key: str = Field(max_length=60)
+    name: str = ""
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    position: int = 0
+
+
+class CohortRow(SQLModel, table=True):
+    __tablename__ = "cohort"
+    __table_args__ = (UniqueConstraint("plan_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan.id", index=True, ondelete="CASCADE")
+    key: str = Field(max_length=60)
+    name: str = ""
+    kind: str
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    capacity: int | None = None
+    percentage: int | None = None
+    rules: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    position: int = 0
+
+
+class CohortUserRow(SQLModel, table=True):
+    """One user id of a `list` cohort, in the order the plan lists them."""
+
+    __tablename__ = "cohort_user"
+    __table_args__ = (UniqueConstraint("cohort_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    cohort_id: int = Field(foreign_key="cohort.id", index=True, ondelete="CASCADE")
+    user_id: str = Field(max_length=200)
+    position: int = 0
+
+
+class KpiRow(SQLModel, table=True):
+    __tablename__ = "kpi"
+    __table_args__ = (UniqueConstraint("plan_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan.id", index=True, ondelete="CASCADE")
+    key: str = Field(max_length=60)
+    name: str = ""
+    source: str = "manual"
+    target: str
+    position: int = 0
+
+
+class PhaseRow(SQLModel, table=True):
+    __tablename__ = "phase"
+    __table_args__ = (UniqueConstraint("plan_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan.id", index=True, ondelete="CASCADE")
+    key: str = Field(max_length=60)
+    name: str = ""
+    # ISO 8601 with the offset the lead wrote, so an export gives back exactly what was applied
+    starts: str
+    ends: str | None = None
+    status: str = "planned"
+    cohorts: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    features: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    grants: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    gate: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    position: int = 0
+
+
+class SyncRunRow(SQLModel, table=True):
+    """One sync of a plan to Unleash: what it planned to change, what it wrote, how it ended."""
+
+    __tablename__ = "sync_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan.id", index=True, ondelete="CASCADE")
+    plan_version: int
+    actor: str = ""
+    dry_run: bool = False
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    outcome: str = "running"  # running | ok | failed
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    writes: int = 0
+    counts: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    changes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # the Unleash objects the planner meant to own after this run, for telling drift from plan changes
+    desired: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class AuditRow(SQLModel, table=True):
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int | None = Field(default=None, foreign_key="plan.id", index=True, ondelete="SET NULL")
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor: str = ""
+    action: str
+    summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

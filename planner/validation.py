@@ -1,0 +1,236 @@
+"""Validation of a whole plan: every mistake found at once, each named by its field path."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import semver
+from pydantic import TypeAdapter, ValidationError
+
+from planner.model import Cohort, CohortKind, Feature, Kpi, Phase, Plan, Rule
+
+KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,59}$")
+# Unleash flag names must survive encodeURIComponent unchanged; we keep to a plain, portable subset.
+FLAG_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,99}$")
+CONTEXT_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")
+KPI_TARGET_PATTERN = re.compile(r"^\s*(>=|<=|>|<|==)\s*(-?\d+(?:\.\d+)?)\s*$")
+LISTS: dict[str, type] = {"features": Feature, "cohorts": Cohort, "kpis": Kpi, "phases": Phase}
+
+
+@dataclass(frozen=True)
+class PlanError:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class PlanInvalid(ValueError):
+    """A plan with one or more mistakes; `errors` lists every one of them."""
+
+    def __init__(self, errors: list[PlanError]):
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+def _path(prefix: str, loc: tuple) -> str:
+    path = prefix
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(plan)"
+
+
+_FRIENDLY = {
+    "missing": "is required",
+    "extra_forbidden": "is not a known field (check the spelling)",
+}
+
+
+def _pydantic_errors(prefix: str, exc: ValidationError) -> list[PlanError]:
+    errors = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        errors.append(PlanError(_path(prefix, loc), _FRIENDLY.get(err["type"], err["msg"])))
+    return errors
+
+
+def parse_plan(raw: Any) -> Plan:
+    """Turn a plan document (parsed YAML or JSON) into a `Plan`, or raise `PlanInvalid` naming every mistake."""
+    if not isinstance(raw, dict):
+        raise PlanInvalid([PlanError("(plan)", "must be a mapping with `plan`, `features`, `cohorts`, `phases` …")])
+    errors: list[PlanError] = []
+    items: dict[str, list] = {}
+    broken_keys: dict[str, set[str]] = {}
+    for name, model in LISTS.items():
+        value = raw.get(name, [])
+        if value is None:
+            value = []
+        if not isinstance(value, list):
+            errors.append(PlanError(name, "must be a list"))
+            value = []
+        adapter = TypeAdapter(model)
+        parsed = []
+        for index, item in enumerate(value):
+            try:
+                parsed.append((index, adapter.validate_python(item)))
+            except ValidationError as exc:
+                errors.extend(_pydantic_errors(f"{name}[{index}]", exc))
+        items[name] = parsed
+        # keys of items that failed to parse still count as existing, so that a typo in one cohort
+        # is reported once, not again at every phase that names it
+        broken_keys[name] = {item["key"] for item in value if isinstance(item, dict) and isinstance(item.get("key"), str)}
+    plan = None
+    try:
+        plan = Plan.model_validate({**raw, **{name: [] for name in LISTS}})
+    except ValidationError as exc:
+        errors.extend(_pydantic_errors("", exc))
+    if plan is not None:
+        plan = plan.model_copy(update={name: tuple(obj for _, obj in items[name]) for name in LISTS})
+        errors.extend(_semantic_errors(plan, items, broken_keys))
+    if errors:
+        raise PlanInvalid(errors)
+    return plan
+
+
+def _semantic_errors(plan: Plan, items: dict[str, list], known_keys: dict[str, set[str]]) -> list[PlanError]:
+    errors: list[PlanError] = []
+    add = lambda path, message: errors.append(PlanError(path, message))  # noqa: E731
+
+    if not KEY_PATTERN.match(plan.plan):
+        add("plan", "must be lowercase letters, digits, '.', '_' or '-' (at most 60), starting with a letter or digit")
+    if plan.flag_prefix and not re.fullmatch(r"[A-Za-z0-9._~-]*", plan.flag_prefix):
+        add("flag_prefix", "may contain only letters, digits, '.', '_', '~' or '-'")
+    for field in ("project", "environment"):
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", getattr(plan.unleash, field)):
+            add(f"unleash.{field}", "must be a non-empty Unleash id (letters, digits, '.', '_', '-')")
+
+    keys: dict[str, set[str]] = {}
+    for name, parsed in items.items():
+        seen: dict[str, int] = {}
+        for index, obj in parsed:
+            path = f"{name}[{index}]"
+            if not KEY_PATTERN.match(obj.key):
+                add(f"{path}.key", f"'{obj.key}' must be lowercase letters, digits, '.', '_' or '-' "
+                                   "(at most 60), starting with a letter or digit")
+            if obj.key in seen:
+                add(f"{path}.key", f"duplicate key '{obj.key}' (already used by {name}[{seen[obj.key]}])")
+            else:
+                seen[obj.key] = index
+        keys[name] = set(seen) | known_keys[name]
+
+    for index, feature in items["features"]:
+        flag = plan.flag_name(feature.key)
+        if not FLAG_NAME_PATTERN.match(flag):
+            add(f"features[{index}].key", f"'{flag}' is not a valid Unleash flag name "
+                                          "(letters, digits, '.', '_', '~', '-'; at most 100)")
+    for index, cohort in items["cohorts"]:
+        errors.extend(_cohort_errors(f"cohorts[{index}]", cohort))
+    for index, kpi in items["kpis"]:
+        if not KPI_TARGET_PATTERN.match(kpi.target):
+            add(f"kpis[{index}].target", f"'{kpi.target}' must be a comparison and a number, e.g. '>= 50'")
+
+    previous: tuple[int, Phase] | None = None
+    for index, phase in items["phases"]:
+        path = f"phases[{index}]"
+        errors.extend(_phase_errors(path, phase, keys))
+        if phase.starts.tzinfo is None:
+            continue
+        if previous and previous[1].starts.tzinfo is not None and phase.starts <= previous[1].starts:
+            add(f"{path}.starts", f"must be after phases[{previous[0]}].starts ({previous[1].starts.isoformat()})")
+        previous = (index, phase)
+    return errors
+
+
+def _cohort_errors(path: str, cohort: Cohort) -> list[PlanError]:
+    errors: list[PlanError] = []
+    add = lambda field, message: errors.append(PlanError(f"{path}.{field}", message))  # noqa: E731
+    kind = cohort.kind
+    if cohort.percentage is not None and not 1 <= cohort.percentage <= 100:
+        add("percentage", f"{cohort.percentage} must be between 1 and 100")
+    if cohort.capacity is not None:
+        if kind is not CohortKind.opt_in:
+            add("capacity", f"only opt_in cohorts have a capacity, this one is '{kind.value}'")
+        elif cohort.capacity < 1:
+            add("capacity", "must be at least 1")
+    if kind is CohortKind.list:
+        if not cohort.users:
+            add("users", "a list cohort needs at least one user id")
+        seen: set[str] = set()
+        for i, user in enumerate(cohort.users):
+            if not user.strip() or user != user.strip():
+                add(f"users[{i}]", f"'{user}' must be a user id without surrounding spaces")
+            elif user in seen:
+                add(f"users[{i}]", f"user '{user}' is listed twice")
+            seen.add(user)
+    elif cohort.users:
+        add("users", f"only list cohorts have users, this one is '{kind.value}'")
+    if kind is CohortKind.attribute:
+        if not cohort.rules:
+            add("rules", "an attribute cohort needs at least one rule")
+        for i, rule in enumerate(cohort.rules):
+            errors.extend(_rule_errors(f"{path}.rules[{i}]", rule))
+    elif cohort.rules:
+        add("rules", f"only attribute cohorts have rules, this one is '{kind.value}'")
+    return errors
+
+
+def _rule_errors(path: str, rule: Rule) -> list[PlanError]:
+    errors: list[PlanError] = []
+    add = lambda field, message: errors.append(PlanError(f"{path}.{field}", message))  # noqa: E731
+    if not CONTEXT_NAME_PATTERN.match(rule.property):
+        add("property", f"'{rule.property}' is not a valid context property name")
+    op = rule.operator
+    if op.multi_valued:
+        if not rule.values:
+            add("values", f"{op.value} needs at least one value")
+        return errors
+    if len(rule.values) != 1:
+        add("values", f"{op.value} compares with exactly one value, got {len(rule.values)}")
+        return errors
+    value = rule.values[0]
+    try:
+        if op.name.startswith("NUM_"):
+            float(value)
+        elif op.name.startswith("DATE_"):
+            if datetime.fromisoformat(value).tzinfo is None:
+                add("values[0]", f"'{value}' needs a timezone, e.g. 2027-01-11T08:00:00+01:00")
+        else:
+            semver.Version.parse(value)
+    except ValueError:
+        kind = {"NUM": "a number", "DATE": "an ISO date and time", "SEMVER": "a semantic version"}[op.name.split("_")[0]]
+        add("values[0]", f"'{value}' is not {kind}, as {op.value} needs")
+    return errors
+
+
+def _phase_errors(path: str, phase: Phase, keys: dict[str, set[str]]) -> list[PlanError]:
+    errors: list[PlanError] = []
+    add = lambda field, message: errors.append(PlanError(f"{path}.{field}", message))  # noqa: E731
+    if phase.starts.tzinfo is None:
+        add("starts", f"'{phase.starts.isoformat()}' needs a timezone, e.g. 2027-01-11T08:00:00+01:00")
+    elif phase.starts.microsecond % 1000:
+        add("starts", "give the start to the millisecond at most")
+    if phase.ends is not None:
+        if phase.ends.tzinfo is None:
+            add("ends", f"'{phase.ends.isoformat()}' needs a timezone")
+        elif phase.starts.tzinfo is not None and phase.ends <= phase.starts:
+            add("ends", "must be after starts")
+
+    def refs(field: str, values, kind: str):
+        for i, key in enumerate(values):
+            if key not in keys[kind]:
+                add(f"{field}[{i}]", f"unknown {kind[:-1]} '{key}'")
+
+    refs("cohorts", phase.cohorts, "cohorts")
+    refs("features", phase.features, "features")
+    refs("gate", phase.gate, "kpis")
+    for i, grant in enumerate(phase.grants):
+        if grant.feature not in keys["features"]:
+            add(f"grants[{i}].feature", f"unknown feature '{grant.feature}'")
+        if not grant.cohorts:
+            add(f"grants[{i}].cohorts", "name at least one cohort")
+        refs(f"grants[{i}].cohorts", grant.cohorts, "cohorts")
+    return errors
