@@ -151,3 +151,58 @@ def preview(plan: str,
     for feature, grants_for in result.items():
         reasons = "; ".join(f"cohort '{g.cohort}' ({g.reason.describe()})" for g in grants_for)
         out.print(f"  {feature}: {reasons}", highlight=False, markup=False)
+
+
+@app.command()
+def sync(plan: str,
+         dry_run: Annotated[bool, typer.Option("--dry-run", help="show the diff, write nothing")] = False,
+         as_json: Annotated[bool, typer.Option("--json", help="counts and items as JSON")] = False,
+         actor: Annotated[str, typer.Option(help="who syncs, for the audit log")] = "cli") -> None:
+    """Make Unleash match the plan: flags, segments, strategies, environment toggles."""
+    import json
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from flags.desired import DesiredStateError
+    from flags.errors import UnleashError
+    from flags.settings import UnleashSettings
+    from planner.syncruns import SyncBusy
+    from web.services.sync import PlanNotFound, sync_plan
+
+    try:
+        admin = UnleashSettings().admin()
+    except RuntimeError as exc:
+        raise fail(str(exc)) from None
+    progress = Progress(TextColumn("syncing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=err, transient=True, disable=as_json or not err.is_terminal)
+    task = progress.add_task("sync", total=None)
+
+    def on_progress(done: int, total: int, _change) -> None:
+        progress.update(task, completed=done, total=total)
+
+    try:
+        with admin, progress:
+            result = sync_plan(database_url=database_url(), plan_key=plan, admin=admin, actor=actor,
+                               dry_run=dry_run, on_progress=on_progress)
+    except (PlanNotFound, SyncBusy, DesiredStateError) as exc:
+        raise fail(str(exc)) from None
+    except UnleashError as exc:
+        raise fail(f"Unleash: {exc}") from None
+    if as_json:
+        sys.stdout.write(json.dumps(result.as_json(), indent=2) + "\n")
+        raise typer.Exit(0 if result.outcome == "ok" else 1)
+    data = result.as_json()
+    heading = "dry run: would" if dry_run else "sync:"
+    for item in data["items"]:
+        out.print(f"  {'·' if dry_run else '✓'} {item['text']}", highlight=False, markup=False)
+    for line in data["conflicts"]:
+        out.print(f"  ! conflict: {line}", highlight=False, markup=False)
+    for line in data["not_owned"]:
+        out.print(f"  ! not owned, left alone: {line}", highlight=False, markup=False)
+    summary = (f"{heading} {data['created']} created, {data['updated']} updated, {data['deleted']} deleted, "
+               f"{data['unchanged']} unchanged" + ("" if dry_run else f"; {data['writes']} writes")
+               + (f"; {data['drift']} drifted" if data["drift"] else ""))
+    if result.outcome != "ok":
+        raise fail(f"{summary}\nsync failed: {result.error}\nnothing is lost: run `planner sync {plan}` again "
+                   "once Unleash answers; it picks up where this one stopped")
+    out.print(summary, highlight=False)

@@ -27,6 +27,9 @@ class PlanRow(SQLModel, table=True):
     version: int = 1
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    # a sync holds this lease while it writes, so two syncs of one plan never interleave
+    sync_lease_owner: str | None = None
+    sync_lease_until: datetime | None = None
 
 
 class FeatureRow(SQLModel, table=True):

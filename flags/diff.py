@@ -1,0 +1,217 @@
+"""Diff between the desired Unleash state and the actual one: pure, so dry runs and syncs agree."""
+
+from __future__ import annotations
+
+import json
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flags.desired import DesiredState, FlagSpec, SegmentSpec, StrategySpec, is_owned_name
+
+MULTI_VALUED = {"IN", "NOT_IN", "STR_CONTAINS", "STR_STARTS_WITH", "STR_ENDS_WITH"}
+
+
+def normal_constraint(c: dict[str, Any]) -> tuple:
+    """A constraint in one canonical shape, whatever defaults or ordering the server added."""
+    op = c.get("operator")
+    if op in MULTI_VALUED:
+        values, value = tuple(sorted(c.get("values") or [])), ""
+    else:
+        values, value = (), c.get("value") or (c.get("values") or [""])[0]
+    return (c.get("contextName"), op, values, value, bool(c.get("inverted")), bool(c.get("caseInsensitive")))
+
+
+def normal_constraints(constraints) -> tuple:
+    return tuple(sorted(normal_constraint(c) for c in constraints or []))
+
+
+def strategy_fingerprint(s: dict[str, Any], segment_names: dict[int, str]) -> dict[str, Any]:
+    params = s.get("parameters") or {}
+    return {
+        "name": s.get("name"), "title": s.get("title"), "disabled": bool(s.get("disabled")),
+        "parameters": {k: str(params.get(k, "")) for k in ("rollout", "stickiness", "groupId")},
+        "constraints": [list(c) for c in normal_constraints(s.get("constraints"))],
+        "segments": sorted(segment_names.get(i, f"#{i}") for i in s.get("segments") or []),
+    }
+
+
+def segment_fingerprint(s: dict[str, Any]) -> dict[str, Any]:
+    return {"name": s.get("name"), "description": s.get("description") or "",
+            "constraints": [list(c) for c in normal_constraints(s.get("constraints"))]}
+
+
+def flag_fingerprint(description: str | None, enabled: bool) -> dict[str, Any]:
+    return {"description": description or "", "enabled": bool(enabled)}
+
+
+def _lists(fp: dict[str, Any]) -> dict[str, Any]:
+    """JSON round-trips turn tuples into lists; compare in that shape."""
+    return json.loads(json.dumps(fp))
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str  # flag | segment | strategy | environment
+    action: str  # create | update | delete | archive | enable | disable
+    name: str  # flag name, segment name or strategy title
+    flag: str | None = None
+    drift: bool = False
+    why: str = ""
+    spec: Any = None
+    actual_id: Any = None  # strategy id or segment id of the object changed
+
+    def describe(self) -> str:
+        where = f" on flag '{self.flag}'" if self.flag and self.kind != "flag" and self.kind != "environment" else ""
+        what = {"environment": f"flag '{self.name}' in the environment"}.get(self.kind, f"{self.kind} '{self.name}'")
+        verb = {"create": "create", "update": "update", "delete": "delete", "archive": "archive", "revive": "revive",
+                "enable": "turn on", "disable": "turn off"}[self.action]
+        text = f"{verb} {what}{where}"
+        if self.drift:
+            text += " (drift: changed in Unleash by hand; restoring the plan)"
+        if self.why:
+            text += f" ({self.why})"
+        return text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "action": self.action, "name": self.name, "flag": self.flag,
+                "drift": self.drift, "why": self.why, "text": self.describe()}
+
+
+@dataclass
+class Diff:
+    changes: list[Change] = field(default_factory=list)
+    unchanged: int = 0
+    not_owned: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        created = sum(c.action == "create" for c in self.changes)
+        deleted = sum(c.action in ("delete", "archive") for c in self.changes)
+        return {"created": created, "updated": len(self.changes) - created - deleted, "deleted": deleted,
+                "unchanged": self.unchanged, "drift": sum(c.drift for c in self.changes)}
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
+
+
+def fingerprints(desired: DesiredState) -> dict[str, dict[str, Any]]:
+    """What the planner means to own after a sync, in the same shape it reads back; kept per run."""
+    segment_ids = {name: name for name in desired.segments}  # fingerprints name segments, not ids
+    return _lists({
+        "flags": {f.name: flag_fingerprint(f.description, f.enabled) for f in desired.flags.values()},
+        "segments": {s.name: segment_fingerprint(s.body(desired.project)) for s in desired.segments.values()},
+        "strategies": {f"{s.flag}|{s.title}": _desired_strategy_fp(s, segment_ids) for s in desired.strategies.values()},
+    })
+
+
+def _desired_strategy_fp(s: StrategySpec, segment_ids: dict[str, Any]) -> dict[str, Any]:
+    body = s.body(segment_ids)
+    return strategy_fingerprint(body, {name: name for name in segment_ids})
+
+
+def diff(desired: DesiredState, actual, previous: dict[str, Any] | None = None) -> Diff:
+    """The fewest writes that make `actual` (a `ProjectState`) match `desired`.
+
+    `previous` are the fingerprints of the last successful sync: an owned object that no longer
+    matches them was edited in Unleash by hand, and its restoration is reported as drift.
+    """
+    previous = previous or {"flags": {}, "segments": {}, "strategies": {}}
+    result = Diff()
+    plan = desired.plan
+
+    def drifted(kind: str, key: str, actual_fp: dict[str, Any] | None) -> bool:
+        before = previous.get(kind, {}).get(key)
+        return before is not None and (actual_fp is None or _lists(actual_fp) != before)
+
+    # segments: ours by name
+    actual_segments: dict[str, list[dict[str, Any]]] = {}
+    for seg in actual.segments:
+        if is_owned_name(plan, seg.get("name")):
+            actual_segments.setdefault(seg["name"], []).append(seg)
+    segment_names = {seg["id"]: seg.get("name") for seg in actual.segments}
+    for name, spec in desired.segments.items():
+        found = actual_segments.pop(name, [])
+        for extra in found[1:]:
+            result.changes.append(Change("segment", "delete", name, why="duplicate", actual_id=extra["id"]))
+        if not found:
+            result.changes.append(Change("segment", "create", name, drift=drifted("segments", name, None), spec=spec))
+            continue
+        fp = segment_fingerprint(found[0])
+        if _lists(fp) != _lists(segment_fingerprint(spec.body(desired.project))):
+            result.changes.append(Change("segment", "update", name, drift=drifted("segments", name, fp), spec=spec,
+                                         actual_id=found[0]["id"]))
+        else:
+            result.unchanged += 1
+    stale_segments = [(name, seg) for name, segs in actual_segments.items() for seg in segs]
+
+    # flags: ours carry the plan's marker in their description
+    owned_flags = {name: f for name, f in actual.flags.items() if desired.marker in (f.description or "")}
+    for name, spec in desired.flags.items():
+        existing = actual.flags.get(name)
+        if existing is not None and name not in owned_flags:
+            where = "in the archive" if existing.archived else "in Unleash"
+            result.conflicts.append(f"flag '{name}' exists {where} but was not made by plan '{plan}'; left alone "
+                                    "(rename the feature, or delete that flag)")
+            continue
+        if existing is not None and existing.archived:
+            # our own flag, archived when the feature left the plan: bring it back with its strategies
+            result.changes.append(Change("flag", "revive", name, flag=name, why="back in the plan"))
+        _diff_flag(result, spec, existing, desired, segment_names, previous, drifted)
+    for name, flag in owned_flags.items():
+        if name not in desired.flags and not flag.archived:
+            if flag.enabled:
+                result.changes.append(Change("environment", "disable", name, flag=name))
+            result.changes.append(Change("flag", "archive", name, flag=name, why="no longer in the plan"))
+
+    for name, seg in stale_segments:
+        result.changes.append(Change("segment", "delete", name, why="no longer in the plan", actual_id=seg["id"]))
+    return result
+
+
+def _diff_flag(result: Diff, spec: FlagSpec, existing, desired: DesiredState, segment_names, previous, drifted) -> None:
+    name = spec.name
+    wanted = {title: s for (flag, title), s in desired.strategies.items() if flag == name}
+    if existing is None:
+        result.changes.append(Change("flag", "create", name, flag=name, spec=spec))
+        result.changes += [Change("strategy", "create", t, flag=name, spec=s) for t, s in wanted.items()]
+        if spec.enabled:
+            result.changes.append(Change("environment", "enable", name, flag=name))
+        return
+    fp = flag_fingerprint(existing.description, existing.enabled)
+    if (existing.description or "") != spec.description:
+        result.changes.append(Change("flag", "update", name, flag=name, spec=spec,
+                                     drift=drifted("flags", name, {**fp, "enabled": spec.enabled})))
+    else:
+        result.unchanged += 1
+    seen: set[str] = set()
+    for strategy in existing.strategies:
+        title = strategy.get("title")
+        if not is_owned_name(desired.plan, title):
+            result.not_owned.append(f"strategy '{title or strategy.get('name')}' on flag '{name}' (id {strategy.get('id')})")
+            continue
+        key = f"{name}|{title}"
+        if title not in wanted:
+            result.changes.append(Change("strategy", "delete", title, flag=name, actual_id=strategy["id"],
+                                         why="no longer in the plan"))
+            continue
+        if title in seen:
+            result.changes.append(Change("strategy", "delete", title, flag=name, actual_id=strategy["id"], why="duplicate"))
+            continue
+        seen.add(title)
+        actual_fp = strategy_fingerprint(strategy, segment_names)
+        if _lists(actual_fp) != _lists(_desired_strategy_fp(wanted[title], {n: n for n in desired.segments})):
+            result.changes.append(Change("strategy", "update", title, flag=name, spec=wanted[title],
+                                         actual_id=strategy["id"], drift=drifted("strategies", key, actual_fp)))
+        else:
+            result.unchanged += 1
+    for title, s in wanted.items():
+        if title not in seen:
+            result.changes.append(Change("strategy", "create", title, flag=name, spec=s,
+                                         drift=drifted("strategies", f"{name}|{title}", None)))
+    if existing.enabled != spec.enabled:
+        result.changes.append(Change("environment", "enable" if spec.enabled else "disable", name, flag=name,
+                                     drift=drifted("flags", name, {**fp, "description": spec.description})))
+    else:
+        result.unchanged += 1

@@ -1,0 +1,88 @@
+"""Applying a diff to Unleash in a safe order, and the whole sync: read, diff, apply."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flags.desired import DesiredState, Limits, desired_state
+from flags.diff import Change, Diff, diff, fingerprints
+
+# Segments must exist before strategies use them; strategies before a flag is turned on (Unleash
+# adds a default 100% strategy to an environment turned on without any); a flag is turned off before
+# its last strategy goes; segments are deleted only once no strategy uses them.
+ORDER = [("segment", "create"), ("segment", "update"), ("flag", "create"), ("flag", "revive"), ("flag", "update"),
+         ("strategy", "create"), ("strategy", "update"), ("environment", "enable"), ("environment", "disable"),
+         ("strategy", "delete"), ("flag", "archive"), ("segment", "delete")]
+
+Progress = Callable[[int, int, Change], None]
+
+
+@dataclass
+class SyncPlan:
+    """What a sync would do: the desired state, the diff against what Unleash holds now."""
+
+    desired: DesiredState
+    diff: Diff
+    segment_ids: dict[str, int] = field(default_factory=dict)
+
+    def report(self) -> dict[str, Any]:
+        return {"counts": self.diff.counts(), "changes": [c.as_dict() for c in self.diff.changes],
+                "not_owned": self.diff.not_owned, "conflicts": self.diff.conflicts}
+
+
+def prepare(plan, *, admin, members: dict[str, list[str]] | None = None,
+            previous: dict[str, Any] | None = None) -> SyncPlan:
+    """Read the server's limits and state and compute the diff; writes nothing (this is the dry run)."""
+    limits = Limits.of(admin.resource_limits())
+    desired = desired_state(plan, members=members, limits=limits)
+    actual = admin.read_project_state(desired.project, desired.environment)
+    segment_ids = {s["name"]: s["id"] for s in actual.segments if s.get("name") in desired.segments}
+    return SyncPlan(desired, diff(desired, actual, previous), segment_ids)
+
+
+def execute(sync: SyncPlan, *, admin, on_progress: Progress | None = None) -> int:
+    """Apply the diff; returns the number of writes sent. Raises on the first failure: every write
+    is idempotent at the level of the next sync, which reads the state again and converges."""
+    desired, ids = sync.desired, dict(sync.segment_ids)
+    project, env = desired.project, desired.environment
+    changes = sorted(sync.diff.changes, key=lambda c: ORDER.index((c.kind, c.action)))
+    writes_before = admin.writes
+    for done, change in enumerate(changes, start=1):
+        _apply_one(change, admin=admin, project=project, env=env, segment_ids=ids)
+        if on_progress:
+            on_progress(done, len(changes), change)
+    return admin.writes - writes_before
+
+
+def _apply_one(change: Change, *, admin, project: str, env: str, segment_ids: dict[str, int]) -> None:
+    kind, action = change.kind, change.action
+    if kind == "segment":
+        if action == "create":
+            segment_ids[change.name] = admin.create_segment(change.spec.body(project))["id"]
+        elif action == "update":
+            admin.update_segment(change.actual_id, change.spec.body(project))
+        else:
+            admin.delete_segment(change.actual_id)
+    elif kind == "flag":
+        if action == "create":
+            admin.create_feature(project, name=change.name, description=change.spec.description)
+        elif action == "revive":
+            admin.revive_feature(project, change.name)
+        elif action == "update":
+            admin.update_feature(project, change.name, description=change.spec.description)
+        else:
+            admin.archive_feature(project, change.name)
+    elif kind == "strategy":
+        if action == "create":
+            admin.add_strategy(project, change.flag, env, change.spec.body(segment_ids))
+        elif action == "update":
+            admin.update_strategy(project, change.flag, env, change.actual_id, change.spec.body(segment_ids))
+        else:
+            admin.delete_strategy(project, change.flag, env, change.actual_id)
+    else:
+        admin.set_environment_enabled(project, change.name, env, action == "enable")
+
+
+__all__ = ["SyncPlan", "prepare", "execute", "fingerprints", "desired_state"]

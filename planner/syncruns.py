@@ -1,0 +1,79 @@
+"""Sync runs in the database: the per-plan lease that keeps syncs apart, and each run's record."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, update
+from sqlmodel import Session, select
+
+from planner.tables import PlanRow, SyncRunRow, utcnow
+
+LEASE = timedelta(minutes=10)
+
+
+class SyncBusy(RuntimeError):
+    """Another sync of the same plan is running."""
+
+
+def acquire_lease(session: Session, plan_row: PlanRow, *, now: datetime | None = None) -> str:
+    """Take the plan's sync lease in one atomic UPDATE (works the same on SQLite and PostgreSQL)."""
+    now = now or utcnow()
+    owner = uuid.uuid4().hex
+    taken = session.exec(
+        update(PlanRow)
+        .where(PlanRow.id == plan_row.id)
+        .where(or_(PlanRow.sync_lease_until.is_(None), PlanRow.sync_lease_until < now))
+        .values(sync_lease_owner=owner, sync_lease_until=now + LEASE)
+    ).rowcount
+    if taken != 1:
+        raise SyncBusy(f"another sync of plan '{plan_row.key}' is running; try again when it has finished")
+    # a run still marked running holds no lease any more: its process died
+    for run in session.exec(select(SyncRunRow).where(SyncRunRow.plan_id == plan_row.id,
+                                                     SyncRunRow.outcome == "running")):
+        run.outcome, run.finished_at = "interrupted", now
+        run.error = "the sync stopped before it finished (process ended); the next sync converges"
+        session.add(run)
+    return owner
+
+
+def release_lease(session: Session, plan_id: int, owner: str) -> None:
+    session.exec(update(PlanRow).where(PlanRow.id == plan_id, PlanRow.sync_lease_owner == owner)
+                 .values(sync_lease_owner=None, sync_lease_until=None))
+
+
+def start_run(session: Session, *, plan_row: PlanRow, actor: str, dry_run: bool) -> SyncRunRow:
+    run = SyncRunRow(plan_id=plan_row.id, plan_version=plan_row.version, actor=actor, dry_run=dry_run)
+    session.add(run)
+    session.flush()
+    return run
+
+
+def finish_run(session: Session, run: SyncRunRow, *, outcome: str, writes: int, report: dict[str, Any],
+               desired: dict[str, Any] | None = None, error: str | None = None) -> SyncRunRow:
+    run = session.merge(run)
+    run.outcome, run.writes, run.error, run.finished_at = outcome, writes, error, utcnow()
+    run.counts = {**report.get("counts", {}), "writes": writes}
+    run.changes = report.get("changes", [])
+    if report.get("not_owned") or report.get("conflicts"):
+        run.changes = run.changes + [{"kind": "note", "text": t} for t in
+                                     report.get("conflicts", []) + [f"not owned, left alone: {n}" for n in
+                                                                    report.get("not_owned", [])]]
+    run.desired = desired or {}
+    session.add(run)
+    return run
+
+
+def previous_fingerprints(session: Session, plan_id: int) -> dict[str, Any] | None:
+    """What the last completed sync left in Unleash, to tell hand edits (drift) from plan changes."""
+    run = session.exec(select(SyncRunRow).where(SyncRunRow.plan_id == plan_id, SyncRunRow.outcome == "ok",
+                                                SyncRunRow.dry_run == False)  # noqa: E712
+                       .order_by(SyncRunRow.id.desc())).first()
+    return run.desired if run else None
+
+
+def runs(session: Session, plan_id: int, limit: int = 20) -> list[SyncRunRow]:
+    return list(session.exec(select(SyncRunRow).where(SyncRunRow.plan_id == plan_id)
+                             .order_by(SyncRunRow.id.desc()).limit(limit)))

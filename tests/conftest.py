@@ -1,0 +1,41 @@
+"""Shared fixtures: a migrated database per test (SQLite by default, PostgreSQL when configured)."""
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from planner import migrate
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    """A fresh, migrated SQLite database file."""
+    url = f"sqlite:///{tmp_path / 'planner.db'}"
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh, migrated PostgreSQL database on the private test cluster (`make unleash` starts it)."""
+    base = os.environ.get("PLANNER_TEST_DATABASE_URL")
+    if not base:
+        if os.environ.get("CI") == "true":
+            pytest.fail("PLANNER_TEST_DATABASE_URL is not set; run the tests with `make test`")
+        pytest.skip("PLANNER_TEST_DATABASE_URL is not set (run `make unleash`)")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.rsplit("/", 1)[0] + f"/{name}"
+    migrate.upgrade(url)
+    yield url
+    from planner.db import engine_for
+
+    engine_for(url).dispose()
+    engine_for.cache_clear()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
