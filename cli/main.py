@@ -206,3 +206,11 @@ def sync(plan: str,
         raise fail(f"{summary}\nsync failed: {result.error}\nnothing is lost: run `planner sync {plan}` again "
                    "once Unleash answers; it picks up where this one stopped")
     out.print(summary, highlight=False)
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the planner's web app (health at /health, API docs at /docs)."""
+    import uvicorn
+
+    uvicorn.run("web.app:app", host=host, port=port)

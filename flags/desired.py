@@ -78,6 +78,7 @@ class FlagSpec:
     name: str
     description: str
     enabled: bool
+    plan: str = ""
 
 
 @dataclass
@@ -112,9 +113,9 @@ def constraint(context_name: str, operator: str, values: list[str], *, inverted:
                case_insensitive: bool = False) -> dict[str, Any]:
     """A constraint as Unleash stores it: single-value operators use `value`, the rest `values`."""
     multi = operator in ("IN", "NOT_IN", "STR_CONTAINS", "STR_STARTS_WITH", "STR_ENDS_WITH")
-    return {"contextName": context_name, "operator": operator,
-            "values": sorted(values) if multi else [], "value": "" if multi else values[0],
-            "inverted": inverted, "caseInsensitive": case_insensitive}
+    shown = {"values": sorted(values)} if multi else {"value": values[0]}
+    return {"contextName": context_name, "operator": operator, **shown, "inverted": inverted,
+            "caseInsensitive": case_insensitive}
 
 
 def starts_constraint(starts: datetime) -> dict[str, Any]:
@@ -144,17 +145,17 @@ def _chunks(users: list[str], limits: Limits) -> list[list[str]]:
 
 
 def cohort_segments(plan: Plan, cohort: Cohort, members: list[str], limits: Limits) -> list[SegmentSpec]:
-    """The segments of one cohort; empty for `everyone`, which needs no segment."""
+    """The segments of one cohort; none for `everyone` (its strategies need none) or for a cohort without users."""
     if cohort.kind is CohortKind.everyone:
         return []
     about = f"Managed by the rollout planner: plan '{plan.key}', cohort '{cohort.key}'. Edits are undone by the next sync."
     if cohort.kind is CohortKind.attribute:
         constraints = tuple(_rule_constraint(r) for r in cohort.rules)
         for i, c in enumerate(constraints):
-            if len(c["values"]) > limits.constraint_values:
+            if len(c.get("values", ())) > limits.constraint_values:
                 raise DesiredStateError(f"cohort '{cohort.key}' rule {i + 1} has {len(c['values'])} values; the "
                                         f"server allows {limits.constraint_values} per constraint")
-        if sum(max(1, len(c["values"])) for c in constraints) > limits.segment_values:
+        if sum(len(c.get("values", ())) or 1 for c in constraints) > limits.segment_values:
             raise DesiredStateError(f"cohort '{cohort.key}' has more rule values than the server allows in a "
                                     f"segment ({limits.segment_values})")
         if len(constraints) > limits.constraints:
@@ -162,6 +163,9 @@ def cohort_segments(plan: Plan, cohort: Cohort, members: list[str], limits: Limi
                                     f"{limits.constraints}")
         return [SegmentSpec(owned_name(plan.key, cohort.key, 1), about, constraints)]
     users = list(cohort.users) if cohort.kind is CohortKind.list else list(members)
+    if not users:
+        # Unleash refuses an IN constraint without values; a cohort nobody is in needs no strategies
+        return []
     chunks = _chunks(users, limits)
     return [SegmentSpec(owned_name(plan.key, cohort.key, n), f"{about} Part {n} of {len(chunks)}.",
                         (constraint("userId", "IN", chunk),))
@@ -188,7 +192,7 @@ def desired_state(plan: Plan, *, members: dict[str, list[str]] | None = None, li
                 continue
             common = {"flag": flag, "rollout": cohort.percentage or 100, "group_id": group_id(plan, cohort),
                       "constraints": (starts_constraint(reason.starts),)}
-            if not segments_of[cohort.key]:
+            if cohort.kind is CohortKind.everyone:
                 title = owned_name(plan.key, cohort.key)
                 state.strategies[(flag, title)] = StrategySpec(title=title, segment=None, **common)
             for segment in segments_of[cohort.key]:
@@ -201,7 +205,7 @@ def desired_state(plan: Plan, *, members: dict[str, list[str]] | None = None, li
                 f"server allows {limits.feature_environment_strategies}. Raise the server's "
                 "UNLEASH_FEATURE_ENVIRONMENT_STRATEGIES_LIMIT / UNLEASH_CONSTRAINT_VALUES_LIMIT, or use fewer cohorts")
         description = "\n\n".join(p for p in (feature.name, feature.description, state.marker) if p)
-        state.flags[flag] = FlagSpec(flag, description, enabled=count > 0)
+        state.flags[flag] = FlagSpec(flag, description, enabled=count > 0, plan=plan.key)
     if len(state.flags) > limits.feature_flags:
         raise DesiredStateError(f"the plan has {len(state.flags)} features; the server allows {limits.feature_flags}")
     return state

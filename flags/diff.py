@@ -163,6 +163,11 @@ def diff(desired: DesiredState, actual, previous: dict[str, Any] | None = None) 
         if name not in desired.flags and not flag.archived:
             if flag.enabled:
                 result.changes.append(Change("environment", "disable", name, flag=name))
+            # strategies go first: an archived flag must not keep our segments in use (Unleash then
+            # refuses to delete them), and a revived flag starts clean
+            result.changes += [Change("strategy", "delete", s["title"], flag=name, actual_id=s["id"],
+                                      why="its flag leaves the plan")
+                               for s in flag.strategies if is_owned_name(plan, s.get("title"))]
             result.changes.append(Change("flag", "archive", name, flag=name, why="no longer in the plan"))
 
     for name, seg in stale_segments:

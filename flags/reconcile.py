@@ -6,7 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flags.desired import DesiredState, Limits, desired_state
+from flags.desired import DesiredState, DesiredStateError, Limits, desired_state, flag_marker
+from flags.errors import UnleashConflict
 from flags.diff import Change, Diff, diff, fingerprints
 
 # Segments must exist before strategies use them; strategies before a flag is turned on (Unleash
@@ -56,6 +57,18 @@ def execute(sync: SyncPlan, *, admin, on_progress: Progress | None = None) -> in
     return admin.writes - writes_before
 
 
+def _revive_own(admin, project: str, change: Change) -> None:
+    """The name is taken: by a flag of ours in the archive (the feature left the plan and came back),
+    which is revived; by anything else, which is not ours to touch."""
+    archived = {f["name"]: f for f in admin.list_archived_features(project)}
+    mine = archived.get(change.name)
+    if mine is None or flag_marker(change.spec.plan) not in (mine.get("description") or ""):
+        raise DesiredStateError(f"flag '{change.name}' already exists in Unleash and is not this plan's; "
+                                "rename the feature or remove that flag")
+    admin.revive_feature(project, change.name)
+    admin.update_feature(project, change.name, description=change.spec.description)
+
+
 def _apply_one(change: Change, *, admin, project: str, env: str, segment_ids: dict[str, int]) -> None:
     kind, action = change.kind, change.action
     if kind == "segment":
@@ -67,7 +80,10 @@ def _apply_one(change: Change, *, admin, project: str, env: str, segment_ids: di
             admin.delete_segment(change.actual_id)
     elif kind == "flag":
         if action == "create":
-            admin.create_feature(project, name=change.name, description=change.spec.description)
+            try:
+                admin.create_feature(project, name=change.name, description=change.spec.description)
+            except UnleashConflict:
+                _revive_own(admin, project, change)
         elif action == "revive":
             admin.revive_feature(project, change.name)
         elif action == "update":

@@ -45,13 +45,15 @@ def test_a_plan_beyond_the_strategy_limit_is_refused_with_advice():
     plan = demo_plan()
     big = Cohort(key="champions", kind=CohortKind.list, users=tuple(f"u{i}" for i in range(8000)))
     plan = plan.model_copy(update={"cohorts": tuple(big if c.key == "champions" else c for c in plan.cohorts)})
-    with pytest.raises(DesiredStateError, match="feature 'innovation-blog' needs 36 strategies"):
+    with pytest.raises(DesiredStateError, match="feature 'innovation-blog' needs 35 strategies"):
         desired_state(plan, limits=Limits())
     assert desired_state(plan, limits=Limits(constraint_values=1000))  # a server with raised limits takes it
 
 
-def test_opt_in_members_become_the_segment_and_an_empty_cohort_matches_nobody():
+def test_opt_in_members_become_the_segment_and_an_empty_cohort_gets_no_strategy():
     plan = demo_plan()
-    assert desired_state(plan).segments["rp:intranet-rollout:pilot:1"].constraints[0]["values"] == []
+    empty = desired_state(plan)
+    assert "rp:intranet-rollout:pilot:1" not in empty.segments
+    assert not [t for (_f, t) in empty.strategies if ":pilot" in t]
     state = desired_state(plan, members={"pilot": ["u-2", "u-1"]})
     assert state.segments["rp:intranet-rollout:pilot:1"].constraints[0]["values"] == ["u-1", "u-2"]
