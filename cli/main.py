@@ -28,8 +28,9 @@ plan_app = typer.Typer(help="Plans: apply a plan file, export, list.", no_args_i
 app.add_typer(db_app, name="db")
 app.add_typer(plan_app, name="plan")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+SHOWN_CHANGES = 40  # a sync of thousands of writes is summarised per kind beyond this
 
 
 def database_url() -> str:
@@ -157,6 +158,7 @@ def preview(plan: str,
 def sync(plan: str,
          dry_run: Annotated[bool, typer.Option("--dry-run", help="show the diff, write nothing")] = False,
          as_json: Annotated[bool, typer.Option("--json", help="counts and items as JSON")] = False,
+         verbose: Annotated[bool, typer.Option("--verbose", "-v", help="list every change, however many")] = False,
          actor: Annotated[str, typer.Option(help="who syncs, for the audit log")] = "cli") -> None:
     """Make Unleash match the plan: flags, segments, strategies, environment toggles."""
     import json
@@ -193,8 +195,15 @@ def sync(plan: str,
         raise typer.Exit(0 if result.outcome == "ok" else 1)
     data = result.as_json()
     heading = "dry run: would" if dry_run else "sync:"
-    for item in data["items"]:
+    items = data["items"]
+    for item in items if verbose or len(items) <= SHOWN_CHANGES else [i for i in items if i["drift"]]:
         out.print(f"  {'·' if dry_run else '✓'} {item['text']}", highlight=False, markup=False)
+    if not verbose and len(items) > SHOWN_CHANGES:
+        kinds: dict[str, int] = {}
+        for item in items:
+            kinds[f"{item['action']} {item['kind']}"] = kinds.get(f"{item['action']} {item['kind']}", 0) + 1
+        out.print("  " + ", ".join(f"{what}: {n}" for what, n in sorted(kinds.items()))
+                  + "  (--verbose lists every change)", highlight=False)
     for line in data["conflicts"]:
         out.print(f"  ! conflict: {line}", highlight=False, markup=False)
     for line in data["not_owned"]:

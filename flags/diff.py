@@ -60,10 +60,12 @@ class Change:
     why: str = ""
     spec: Any = None
     actual_id: Any = None  # strategy id or segment id of the object changed
+    environment: str = ""
 
     def describe(self) -> str:
         where = f" on flag '{self.flag}'" if self.flag and self.kind != "flag" and self.kind != "environment" else ""
-        what = {"environment": f"flag '{self.name}' in the environment"}.get(self.kind, f"{self.kind} '{self.name}'")
+        what = {"environment": f"flag '{self.name}' in {self.environment or 'the environment'}"}.get(
+            self.kind, f"{self.kind} '{self.name}'")
         verb = {"create": "create", "update": "update", "delete": "delete", "archive": "archive", "revive": "revive",
                 "enable": "turn on", "disable": "turn off"}[self.action]
         text = f"{verb} {what}{where}"
@@ -162,7 +164,7 @@ def diff(desired: DesiredState, actual, previous: dict[str, Any] | None = None) 
     for name, flag in owned_flags.items():
         if name not in desired.flags and not flag.archived:
             if flag.enabled:
-                result.changes.append(Change("environment", "disable", name, flag=name))
+                result.changes.append(Change("environment", "disable", name, flag=name, environment=desired.environment))
             # strategies go first: an archived flag must not keep our segments in use (Unleash then
             # refuses to delete them), and a revived flag starts clean
             result.changes += [Change("strategy", "delete", s["title"], flag=name, actual_id=s["id"],
@@ -182,7 +184,7 @@ def _diff_flag(result: Diff, spec: FlagSpec, existing, desired: DesiredState, se
         result.changes.append(Change("flag", "create", name, flag=name, spec=spec))
         result.changes += [Change("strategy", "create", t, flag=name, spec=s) for t, s in wanted.items()]
         if spec.enabled:
-            result.changes.append(Change("environment", "enable", name, flag=name))
+            result.changes.append(Change("environment", "enable", name, flag=name, environment=desired.environment))
         return
     fp = flag_fingerprint(existing.description, existing.enabled)
     if (existing.description or "") != spec.description:
@@ -217,6 +219,7 @@ def _diff_flag(result: Diff, spec: FlagSpec, existing, desired: DesiredState, se
                                          drift=drifted("strategies", f"{name}|{title}", None)))
     if existing.enabled != spec.enabled:
         result.changes.append(Change("environment", "enable" if spec.enabled else "disable", name, flag=name,
+                                     environment=desired.environment,
                                      drift=drifted("flags", name, {**fp, "description": spec.description})))
     else:
         result.unchanged += 1

@@ -1,0 +1,14 @@
+# The planner's image for compose.yaml: migrates its database, then serves on port 8000.
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY planner planner
+COPY flags flags
+COPY web web
+COPY cli cli
+COPY migrations migrations
+COPY examples examples
+# editable, so that planner/migrate.py finds migrations/ beside the package
+RUN pip install --no-cache-dir -e .
+EXPOSE 8000
+CMD ["sh", "-c", "planner db upgrade && planner serve --host 0.0.0.0 --port 8000"]

@@ -1,0 +1,1 @@
+"""Everything that knows Unleash: admin client, desired state, reconciler, runtime reader."""

@@ -1,0 +1,2 @@
+-- compose.yaml: the planner's own database beside Unleash's
+CREATE DATABASE planner OWNER planner;
