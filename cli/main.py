@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from planner import migrate
 from planner.db import session_scope
@@ -100,7 +100,8 @@ def plan_list() -> None:
     if not rows:
         out.print("no plans yet: `planner plan apply FILE`")
         return
-    table = Table("plan", "title", "version", "unleash", "updated")
+    table = Table("title", "version", "unleash", "updated")
+    table.columns.insert(0, Column("plan", no_wrap=True))
     for row in rows:
         table.add_row(row.key, row.title, str(row.version), f"{row.project}/{row.environment}",
                       row.updated_at.strftime("%Y-%m-%d %H:%M"))
@@ -212,8 +213,9 @@ def sync(plan: str,
                f"{data['unchanged']} unchanged" + ("" if dry_run else f"; {data['writes']} writes")
                + (f"; {data['drift']} drifted" if data["drift"] else ""))
     if result.outcome != "ok":
-        raise fail(f"{summary}\nsync failed: {result.error}\nnothing is lost: run `planner sync {plan}` again "
-                   "once Unleash answers; it picks up where this one stopped")
+        hint = (f"\nnothing is lost: run `planner sync {plan}` again once Unleash answers; it picks up where this "
+                "one stopped") if result.retryable else ""
+        raise fail(f"{summary}\nsync failed: {result.error}{hint}")
     out.print(summary, highlight=False)
 
 

@@ -39,3 +39,11 @@ def postgres_url():
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def each_database_url(request):
+    """The same test on SQLite (the embedded default) and on PostgreSQL."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("database_url")
+    return request.getfixturevalue("postgres_url")

@@ -11,7 +11,7 @@ from planner.model import Cohort, CohortKind, Feature, Rule
 from planner.planfile import load_plan
 from planner.plans import apply_plan
 from planner.store import plan_row
-from planner.syncruns import SyncBusy, acquire_lease, runs
+from planner.syncruns import SyncBusy, acquire_lease, runs, start_run
 from tests.integration.unleash import admin_client, unique, unleash_env
 from web.services.sync import sync_plan
 
@@ -64,7 +64,8 @@ def sync(database_url, plan, admin, **kw):
     return result.as_json()
 
 
-def test_first_sync_creates_and_the_second_makes_zero_writes(database_url, plan, admin):
+def test_first_sync_creates_and_the_second_makes_zero_writes(each_database_url, plan, admin):
+    database_url = each_database_url
     apply(database_url, plan)
     dry = sync(database_url, plan, admin, dry_run=True)
     assert dry["writes"] == 0 and dry["created"] > 0
@@ -190,10 +191,13 @@ def test_unleash_going_down_mid_sync_loses_nothing_and_the_next_sync_converges(d
     assert outcomes == ["ok", "ok", "failed"]
 
 
-def test_a_second_sync_while_one_runs_is_refused_and_a_dead_ones_lease_expires(database_url, plan, admin):
+def test_a_second_sync_while_one_runs_is_refused_and_a_dead_ones_lease_expires(each_database_url, plan, admin):
+    database_url = each_database_url
     apply(database_url, plan)
     with session_scope(database_url) as session:
-        acquire_lease(session, plan_row(session, plan.key))
+        row = plan_row(session, plan.key)
+        acquire_lease(session, row)
+        start_run(session, plan_row=row, actor="a sync whose process is killed", dry_run=False)
     with pytest.raises(SyncBusy):
         sync_plan(database_url=database_url, plan_key=plan.key, admin=admin, actor="test")
     from datetime import timedelta
@@ -204,6 +208,8 @@ def test_a_second_sync_while_one_runs_is_refused_and_a_dead_ones_lease_expires(d
         row = plan_row(session, plan.key)
         row.sync_lease_until = utcnow() - timedelta(seconds=1)  # the holder died; its lease ran out
     assert sync(database_url, plan, admin)["writes"] > 0
+    with session_scope(database_url) as session:
+        assert [r.outcome for r in runs(session, plan_row(session, plan.key).id)] == ["ok", "interrupted"]
 
 
 def test_features_added_to_the_plan_appear_as_new_flags(database_url, plan, admin):

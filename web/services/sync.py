@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flags.diff import fingerprints
-from flags.errors import UnleashError
+from flags.errors import UnleashError, UnleashUnavailable
 from flags.reconcile import Progress, SyncPlan, execute, prepare
 from planner import audit
 from planner.db import session_scope
@@ -27,6 +27,7 @@ class SyncOutcome:
     writes: int
     report: dict[str, Any]
     error: str | None = None
+    retryable: bool = False  # Unleash was unreachable: the same sync later converges
 
     def as_json(self) -> dict[str, Any]:
         counts = self.report.get("counts", {})
@@ -65,7 +66,8 @@ def sync_plan(*, database_url: str, plan_key: str, admin, actor: str, dry_run: b
                          summary=f"sync failed after {writes} writes: {exc}", detail={"run": run.id})
             if lease:
                 release_lease(session, plan_id, lease)
-        return SyncOutcome(plan_key, run.id, dry_run, "failed", writes, report, error=str(exc))
+        return SyncOutcome(plan_key, run.id, dry_run, "failed", writes, report, error=str(exc),
+                           retryable=isinstance(exc, UnleashUnavailable))
     except BaseException:
         with session_scope(database_url) as session:
             if lease:

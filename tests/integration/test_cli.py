@@ -1,0 +1,97 @@
+"""The `planner` command as a newcomer uses it: apply, list, export, preview, sync."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from planner.db import session_scope
+from planner.store import load_plan
+from tests.plans import DEMO
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_env(database_url, monkeypatch):
+    monkeypatch.setenv("PLANNER_DATABASE_URL", database_url)
+    return database_url
+
+
+def run(*args: str, input: str | None = None):
+    return runner.invoke(app, list(args), input=input)
+
+
+def test_invalid_plan_file_reports_every_error_and_changes_nothing(cli_env, tmp_path):
+    assert run("plan", "apply", str(DEMO)).exit_code == 0
+    broken = DEMO.read_text().replace("starts: \"2026-12-07T08:00:00+01:00\"", "starts: \"2026-10-07T08:00:00+01:00\"")
+    broken = broken.replace("cohorts: [hr, sales-quarter]", "cohorts: [hr, sales]").replace("target: \">= 4\"", "target: high")
+    path = tmp_path / "broken.yaml"
+    path.write_text(broken)
+    result = run("plan", "apply", str(path))
+    assert result.exit_code == 1
+    assert "3 error(s), nothing applied" in result.output
+    assert "phases[1].starts: must be after phases[0].starts (2026-11-02T08:00:00+01:00)" in result.output
+    assert "phases[1].cohorts[1]: unknown cohort 'sales'" in result.output
+    assert "kpis[1].target: 'high' must be a comparison and a number" in result.output
+    with session_scope(cli_env) as session:
+        stored = load_plan(session, "intranet-rollout")
+    assert stored is not None and stored.phases[1].cohorts == ("hr", "sales-quarter")
+
+
+def test_apply_twice_export_and_reapply(cli_env, tmp_path):
+    first = run("plan", "apply", str(DEMO))
+    assert first.exit_code == 0 and "created (version 1)" in first.output
+    again = run("plan", "apply", str(DEMO))
+    assert "unchanged (version 1)" in again.output
+    exported = run("plan", "export", "intranet-rollout")
+    assert exported.exit_code == 0
+    assert "unchanged (version 1)" in run("plan", "apply", "-", input=exported.output).output
+    assert "intranet-rollout" in run("plan", "list").output
+
+
+def test_preview_of_a_user_says_which_features_and_why(cli_env):
+    run("plan", "apply", str(DEMO))
+    result = run("preview", "intranet-rollout", "--at", "2026-12-08T10:00+01:00", "--user", "u-7",
+                 "--prop", "department=HR")
+    assert result.exit_code == 0
+    assert "wiki: cohort 'hr' (admitted by phase 'wave-1', feature enabled by phase 'pilot')" in result.output
+    assert "communities" not in result.output
+    naive = run("preview", "intranet-rollout", "--at", "2026-12-08T10:00")
+    assert naive.exit_code != 0 and "needs a timezone" in naive.output
+
+
+def test_unknown_plan_is_a_clear_error(cli_env):
+    result = run("preview", "nope", "--at", "2026-12-08T10:00+01:00")
+    assert result.exit_code == 1 and "no plan 'nope'" in result.output
+
+
+@pytest.mark.integration
+def test_sync_json_gives_counts_and_items_and_no_secret(cli_env, monkeypatch, tmp_path):
+    from tests.integration.unleash import unique, unleash_env
+
+    env = unleash_env()
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    key = unique("cli-")
+    text = DEMO.read_text().replace("plan: intranet-rollout", f"plan: {key}\nflag_prefix: {key}-")
+    path = tmp_path / "plan.yaml"
+    path.write_text(text)
+    assert run("plan", "apply", str(path)).exit_code == 0
+    dry = run("sync", key, "--dry-run")
+    assert dry.exit_code == 0 and "dry run: would" in dry.output and f"create flag '{key}-wiki'" in dry.output
+    result = run("sync", key, "--json")
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    assert {"created", "updated", "deleted", "unchanged", "writes", "items"} <= set(data)
+    assert data["writes"] == len(data["items"]) > 0
+    second = json.loads(run("sync", key, "--json").output)
+    assert second["writes"] == 0 and second["unchanged"] == data["created"] + data["updated"]
+    assert env["UNLEASH_ADMIN_TOKEN"] not in result.output + dry.output
+    monkeypatch.setenv("UNLEASH_ADMIN_TOKEN", "*:*.wrong-secret-123456")
+    refused = run("sync", key)
+    assert refused.exit_code == 1 and "wrong-secret-123456" not in refused.output
+    assert "admin API token" in refused.output and "nothing is lost" not in refused.output
