@@ -85,6 +85,8 @@ class Cohort(Spec):
     name: str = ""
     kind: CohortKind
     description: str = ""
+    interests: str = ""
+    needs: str = ""
     capacity: int | None = None
     users: tuple[str, ...] = ()
     rules: tuple[Rule, ...] = ()
@@ -98,6 +100,14 @@ class Grant(Spec):
     cohorts: tuple[str, ...]
 
 
+class Training(Spec):
+    """A training session of a phase: when, for whom, about what."""
+
+    at: datetime
+    audience: str = ""
+    topic: str
+
+
 class Phase(Spec):
     key: str
     name: str = ""
@@ -108,6 +118,9 @@ class Phase(Spec):
     grants: tuple[Grant, ...] = ()
     gate: tuple[str, ...] = ()
     status: PhaseStatus = PhaseStatus.planned
+    owners: tuple[str, ...] = ()
+    budget: float | None = None
+    trainings: tuple[Training, ...] = ()
 
 
 class KpiSource(str, enum.Enum):
@@ -123,6 +136,13 @@ class Kpi(Spec):
     target: str
 
 
+class Guidelines(Spec):
+    """The usage guidelines every participant accepts; a new version may require re-acceptance."""
+
+    version: int = 1
+    text: str = ""
+
+
 class UnleashBinding(Spec):
     project: str = "default"
     environment: str = "production"
@@ -133,6 +153,8 @@ class Plan(Spec):
     title: str = ""
     goal: str = ""
     flag_prefix: str = ""
+    currency: str = "EUR"
+    guidelines: Guidelines = Guidelines()
     unleash: UnleashBinding = UnleashBinding()
     features: tuple[Feature, ...] = ()
     cohorts: tuple[Cohort, ...] = ()

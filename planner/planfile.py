@@ -31,6 +31,8 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         phase_doc["starts"] = phase.starts.isoformat()  # pydantic would rewrite +00:00 as Z; keep it as written
         if phase.ends is not None:
             phase_doc["ends"] = phase.ends.isoformat()
+        for training_doc, training in zip(phase_doc.get("trainings", []), phase.trainings):
+            training_doc["at"] = training.at.isoformat()
     return doc
 
 
@@ -43,7 +45,13 @@ def _represent_list(dumper: yaml.SafeDumper, data: list) -> yaml.Node:
     return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
 
 
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    style = "|" if "\n" in data else None  # guidelines and goals keep their lines
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
 _FlowLists.add_representer(list, _represent_list)
+_FlowLists.add_representer(str, _represent_str)
 
 
 def dump_plan(plan: Plan) -> str:

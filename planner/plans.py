@@ -27,7 +27,7 @@ def describe_changes(before: Plan | None, after: Plan) -> list[str]:
         return [f"created plan '{after.key}' with {len(after.features)} features, {len(after.cohorts)} cohorts, "
                 f"{len(after.phases)} phases"]
     lines = []
-    for name in ("title", "goal", "flag_prefix", "unleash"):
+    for name in ("title", "goal", "flag_prefix", "currency", "guidelines", "unleash"):
         if getattr(before, name) != getattr(after, name):
             lines.append(f"changed {name}")
     for name in ("features", "cohorts", "kpis", "phases"):

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, SQLModel, select
 
-from planner.model import Cohort, Feature, Grant, Kpi, Phase, Plan, Rule, UnleashBinding
+from planner.model import Cohort, Feature, Grant, Guidelines, Kpi, Phase, Plan, Rule, Training, UnleashBinding
 from planner.tables import CohortRow, CohortUserRow, FeatureRow, KpiRow, PhaseRow, PlanRow, utcnow
 
 
@@ -27,11 +27,13 @@ def read_plan(session: Session, row: PlanRow) -> Plan:
                               .order_by(CohortUserRow.cohort_id, CohortUserRow.position)):
             users[u.cohort_id].append(u.user_id)
     return Plan(
-        plan=row.key, title=row.title, goal=row.goal, flag_prefix=row.flag_prefix,
+        plan=row.key, title=row.title, goal=row.goal, flag_prefix=row.flag_prefix, currency=row.currency,
+        guidelines=Guidelines(version=row.guidelines_version, text=row.guidelines_text),
         unleash=UnleashBinding(project=row.project, environment=row.environment),
         features=tuple(Feature(key=f.key, name=f.name, description=f.description)
                        for f in _children(session, FeatureRow, row.id)),
-        cohorts=tuple(Cohort(key=c.key, name=c.name, kind=c.kind, description=c.description, capacity=c.capacity,
+        cohorts=tuple(Cohort(key=c.key, name=c.name, kind=c.kind, description=c.description, interests=c.interests,
+                             needs=c.needs, capacity=c.capacity,
                              percentage=c.percentage, users=tuple(users[c.id]),
                              rules=tuple(Rule.model_validate(r) for r in c.rules)) for c in cohorts),
         kpis=tuple(Kpi(key=k.key, name=k.name, source=k.source, target=k.target)
@@ -39,7 +41,8 @@ def read_plan(session: Session, row: PlanRow) -> Plan:
         phases=tuple(Phase(key=p.key, name=p.name, starts=datetime.fromisoformat(p.starts),
                            ends=datetime.fromisoformat(p.ends) if p.ends else None, status=p.status,
                            cohorts=tuple(p.cohorts), features=tuple(p.features), gate=tuple(p.gate),
-                           grants=tuple(Grant.model_validate(g) for g in p.grants))
+                           grants=tuple(Grant.model_validate(g) for g in p.grants), owners=tuple(p.owners),
+                           budget=p.budget, trainings=tuple(Training.model_validate(t) for t in p.trainings))
                      for p in _children(session, PhaseRow, row.id)),
     )
 
@@ -54,7 +57,8 @@ def _feature_values(f: Feature) -> dict[str, Any]:
 
 
 def _cohort_values(c: Cohort) -> dict[str, Any]:
-    return {"name": c.name, "kind": c.kind.value, "description": c.description, "capacity": c.capacity,
+    return {"name": c.name, "kind": c.kind.value, "description": c.description, "interests": c.interests,
+            "needs": c.needs, "capacity": c.capacity,
             "percentage": c.percentage, "rules": [r.model_dump(mode="json") for r in c.rules]}
 
 
@@ -65,7 +69,8 @@ def _kpi_values(k: Kpi) -> dict[str, Any]:
 def _phase_values(p: Phase) -> dict[str, Any]:
     return {"name": p.name, "starts": p.starts.isoformat(), "ends": p.ends.isoformat() if p.ends else None,
             "status": p.status.value, "cohorts": list(p.cohorts), "features": list(p.features),
-            "gate": list(p.gate), "grants": [g.model_dump(mode="json") for g in p.grants]}
+            "gate": list(p.gate), "grants": [g.model_dump(mode="json") for g in p.grants], "owners": list(p.owners),
+            "budget": p.budget, "trainings": [{**t.model_dump(mode="json"), "at": t.at.isoformat()} for t in p.trainings]}
 
 
 def _upsert(session: Session, table: type[SQLModel], plan_id: int, specs, values) -> dict[str, Any]:
@@ -101,7 +106,8 @@ def write_plan(session: Session, plan: Plan) -> PlanRow:
     row = plan_row(session, plan.key)
     if row is None:
         row = PlanRow(key=plan.key, version=0)
-    row.title, row.goal, row.flag_prefix = plan.title, plan.goal, plan.flag_prefix
+    row.title, row.goal, row.flag_prefix, row.currency = plan.title, plan.goal, plan.flag_prefix, plan.currency
+    row.guidelines_version, row.guidelines_text = plan.guidelines.version, plan.guidelines.text
     row.project, row.environment = plan.unleash.project, plan.unleash.environment
     row.version += 1
     row.updated_at = utcnow()

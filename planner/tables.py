@@ -21,6 +21,9 @@ class PlanRow(SQLModel, table=True):
     title: str = ""
     goal: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     flag_prefix: str = ""
+    currency: str = "EUR"
+    guidelines_version: int = 1
+    guidelines_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     project: str = "default"
     environment: str = "production"
     archived: bool = False
@@ -54,6 +57,8 @@ class CohortRow(SQLModel, table=True):
     name: str = ""
     kind: str
     description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    interests: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    needs: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     capacity: int | None = None
     percentage: int | None = None
     rules: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
@@ -101,6 +106,9 @@ class PhaseRow(SQLModel, table=True):
     features: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     grants: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     gate: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    owners: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    budget: float | None = None
+    trainings: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     position: int = 0
 
 

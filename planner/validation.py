@@ -104,6 +104,10 @@ def _semantic_errors(plan: Plan, items: dict[str, list], known_keys: dict[str, s
         add("plan", "must be lowercase letters, digits, '.', '_' or '-' (at most 60), starting with a letter or digit")
     if plan.flag_prefix and not re.fullmatch(r"[A-Za-z0-9._~-]*", plan.flag_prefix):
         add("flag_prefix", "may contain only letters, digits, '.', '_', '~' or '-'")
+    if plan.guidelines.version < 1:
+        add("guidelines.version", "must be 1 or more")
+    if not re.fullmatch(r"[A-Z]{3}", plan.currency):
+        add("currency", f"'{plan.currency}' must be a three-letter currency code, e.g. EUR")
     for field in ("project", "environment"):
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", getattr(plan.unleash, field)):
             add(f"unleash.{field}", "must be a non-empty Unleash id (letters, digits, '.', '_', '-')")
@@ -213,6 +217,16 @@ def _phase_errors(path: str, phase: Phase, keys: dict[str, set[str]]) -> list[Pl
         add("starts", f"'{phase.starts.isoformat()}' needs a timezone, e.g. 2027-01-11T08:00:00+01:00")
     elif phase.starts.microsecond % 1000:
         add("starts", "give the start to the millisecond at most")
+    if phase.budget is not None and phase.budget < 0:
+        add("budget", "must not be negative")
+    for i, training in enumerate(phase.trainings):
+        if training.at.tzinfo is None:
+            add(f"trainings[{i}].at", f"'{training.at.isoformat()}' needs a timezone")
+        if not training.topic.strip():
+            add(f"trainings[{i}].topic", "name the topic")
+    for i, owner in enumerate(phase.owners):
+        if not owner.strip():
+            add(f"owners[{i}]", "must not be empty")
     if phase.ends is not None:
         if phase.ends.tzinfo is None:
             add("ends", f"'{phase.ends.isoformat()}' needs a timezone")
