@@ -17,12 +17,13 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
 	&& { echo $$p; break; }; done)
 
-.PHONY: help venv unleash stop test run bench clean
+.PHONY: help venv assets browser unleash stop test run bench clean
 
 help:
 	@echo "make venv     create $(VENV) and install the project with its dev extras (when pyproject.toml changed)"
 	@echo "make unleash  start the private PostgreSQL and the real Unleash server; prints the env lines"
 	@echo "make stop     stop them again (data and tokens stay in .run/)"
+	@echo "make browser  make sure Chromium is there for the browser tests (as root: installs Debian's chromium)"
 	@echo "make test     run the tests against the running stack (PYTEST_ARGS='-k ...' to narrow)"
 	@echo "make run      set up, start Unleash, apply and sync the demo plan, serve http://127.0.0.1:8000"
 	@echo "make bench    the sync benchmark (200 features x 10 cohorts) against the running Unleash"
@@ -47,22 +48,54 @@ $(VENV_STAMP): pyproject.toml
 unleash: venv
 	@$(DEVSTACK) up
 
+# htmx and any other browser code the pages load, pinned in web/assets/package-lock.json
+ASSETS_STAMP := web/assets/node_modules/.package-lock.json
+assets: $(ASSETS_STAMP)
+$(ASSETS_STAMP): web/assets/package-lock.json | $(VENV_STAMP)
+	@$(PY) scripts/webassets.py
+
+# Debian's Chromium for tests/browser: Playwright drives it (executable_path), it never downloads a
+# browser, so `playwright install` is not used. PLANNER_CHROMIUM names another binary. Quiet when present.
+browser:
+	@chromium="$${PLANNER_CHROMIUM:-/usr/bin/chromium}"; \
+	if [ -x "$$chromium" ]; then exit 0; fi; \
+	if [ -n "$${PLANNER_CHROMIUM:-}" ]; then \
+		echo "error: PLANNER_CHROMIUM=$$PLANNER_CHROMIUM is not an executable Chromium (unset it to use /usr/bin/chromium)" >&2; \
+		exit 1; \
+	fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the browser tests (apt-get; once per machine)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && \
+		apt-get install -y -qq --no-install-recommends chromium >/dev/null || { \
+			echo "error: apt-get install chromium failed; see the output above" >&2; exit 1; }; \
+		[ -x "$$chromium" ] || { echo "error: the chromium package did not provide $$chromium" >&2; exit 1; }; \
+		echo "installed $$("$$chromium" --version 2>/dev/null || echo chromium)"; \
+	else \
+		echo "error: the browser tests (tests/browser) need Chromium at $$chromium, and it is not installed." >&2; \
+		echo "  Debian/Ubuntu, as root:" >&2; \
+		echo "    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium" >&2; \
+		echo "  (with sudo: sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)" >&2; \
+		echo "  or point PLANNER_CHROMIUM at a Chromium binary: make PLANNER_CHROMIUM=/path/to/chromium test" >&2; \
+		exit 1; \
+	fi
+
 stop:
 	@if [ -x $(PY) ]; then $(DEVSTACK) down; else python3 scripts/devstack.py down; fi
 
-test: venv
+test: venv assets browser
 	@$(DEVSTACK) up >/dev/null  # quiet: the env lines hold the stack's secrets
 	$(WITH_STACK_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # The product with a real Unleash, the embedded SQLite database (./planner.db) and the demo plan.
 DEMO_PLAN := examples/intranet-rollout.yaml
-run: venv
+run: venv assets
 	@$(DEVSTACK) up >/dev/null  # the stack's env lines hold secrets: `make unleash` shows them
-	@$(WITH_STACK_ENV) set -e; \
+	@$(WITH_STACK_ENV) set -e; export PLANNER_DEV_LOGIN=true; \
 	$(VENV)/bin/planner db upgrade; \
 	$(VENV)/bin/planner plan apply $(DEMO_PLAN) --actor demo; \
 	$(VENV)/bin/planner sync intranet-rollout --actor demo; \
-	echo "planner: http://127.0.0.1:8000/health  API docs: http://127.0.0.1:8000/docs  (Ctrl-C stops it)"; \
+	echo "planner: http://127.0.0.1:8000 (development sign-in)  API docs: /docs  (Ctrl-C stops it)"; \
 	exec $(VENV)/bin/planner serve --host 127.0.0.1 --port 8000
 
 bench: venv
@@ -71,5 +104,5 @@ bench: venv
 
 clean:
 	@if [ -d .run ]; then $(if $(wildcard $(PY)),$(DEVSTACK),python3 scripts/devstack.py) down --purge; fi
-	rm -rf unleash/node_modules .pytest_cache .hypothesis
+	rm -rf unleash/node_modules web/assets/node_modules .pytest_cache .hypothesis
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -224,4 +224,4 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve the planner's web app (health at /health, API docs at /docs)."""
     import uvicorn
 
-    uvicorn.run("web.app:app", host=host, port=port)
+    uvicorn.run("web.app:create_app", factory=True, host=host, port=port)

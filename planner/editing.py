@@ -1,0 +1,145 @@
+"""Editing one part of a stored plan: the change is applied to the whole plan, validated like a plan
+file, checked against concurrent edits, and written with an audit entry — or nothing is written."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session
+
+from planner import audit
+from planner.model import Plan, Spec
+from planner.planfile import plan_document
+from planner.store import plan_row, read_plan, write_plan
+from planner.validation import PlanError, PlanInvalid, parse_plan
+
+KINDS = ("features", "cohorts", "kpis", "phases")
+
+
+def fingerprint(item: Spec | Plan | None) -> str:
+    """A short stable digest of an item as a lead saw it, to detect that someone changed it since."""
+    data = None if item is None else item.model_dump(mode="json")
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class PlanMissing(LookupError):
+    pass
+
+
+@dataclass
+class EditConflict(Exception):
+    """Someone saved the same item since this lead loaded it; `current` is the newer value."""
+
+    kind: str
+    key: str
+    current: Any
+
+
+@dataclass
+class EditInvalid(Exception):
+    """The edit would make the plan invalid; `errors` keep their field paths."""
+
+    errors: list[PlanError] = field(default_factory=list)
+
+    def for_item(self, prefix: str) -> dict[str, str]:
+        """Errors under one item, keyed by the field path inside it (e.g. `starts`, `rules[0].values`)."""
+        found = {}
+        for error in self.errors:
+            if error.path == prefix:
+                found[""] = error.message
+            elif error.path.startswith(prefix + "."):
+                found.setdefault(error.path[len(prefix) + 1:], error.message)
+        return found
+
+
+def find(plan: Plan, kind: str, key: str):
+    return next((item for item in getattr(plan, kind) if item.key == key), None)
+
+
+# Edits work on the plan *document* (the plan file's shape), so that form input of any quality goes
+# through exactly the validation a plan file gets, with the same field paths.
+
+def item_index(doc: dict[str, Any], kind: str, key: str) -> int:
+    return next(i for i, item in enumerate(doc.setdefault(kind, [])) if item.get("key") == key)
+
+
+def put_item(doc: dict[str, Any], kind: str, key: str | None, item: dict[str, Any]) -> int:
+    """Replace item `key` of `kind` with `item` (append when `key` is None); returns its index.
+    A renamed cohort, feature or KPI keeps its place in every phase that names it."""
+    items = doc.setdefault(kind, [])
+    if key is None:
+        items.append(item)
+        return len(items) - 1
+    index = item_index(doc, kind, key)
+    items[index] = item
+    if item.get("key") != key and kind != "phases":
+        _rename_references(doc, kind, key, item.get("key"))
+    return index
+
+
+def drop_item(doc: dict[str, Any], kind: str, key: str) -> None:
+    """Remove an item; phases stop naming a removed cohort, feature or KPI."""
+    doc[kind] = [i for i in doc.get(kind, []) if i.get("key") != key]
+    if kind != "phases":
+        _rename_references(doc, kind, key, None)
+
+
+def _rename_references(doc: dict[str, Any], kind: str, old: str, new: str | None) -> None:
+    def swap(keys):
+        return [k2 for k2 in ((new if k == old else k) for k in keys or []) if k2 is not None]
+
+    for phase in doc.get("phases", []):
+        if kind == "cohorts":
+            phase["cohorts"] = swap(phase.get("cohorts"))
+            phase["grants"] = [{**g, "cohorts": swap(g.get("cohorts"))} for g in phase.get("grants", [])
+                               if swap(g.get("cohorts"))]
+        elif kind == "features":
+            phase["features"] = swap(phase.get("features"))
+            phase["grants"] = [{**g, "feature": new} if g.get("feature") == old else g
+                               for g in phase.get("grants", []) if not (g.get("feature") == old and new is None)]
+        else:
+            phase["gate"] = swap(phase.get("gate"))
+
+
+def toggle_in(doc: dict[str, Any], phase_key: str, field: str, key: str) -> None:
+    """Add `key` to (or remove it from) a phase's list `field` (cohorts or features)."""
+    phase = doc["phases"][item_index(doc, "phases", phase_key)]
+    keys = list(phase.get(field, []))
+    phase[field] = [k for k in keys if k != key] if key in keys else keys + [key]
+
+
+def load_for_edit(session: Session, key: str) -> tuple[Any, Plan]:
+    row = plan_row(session, key)
+    if row is None or row.archived:
+        raise PlanMissing(f"no plan '{key}'")
+    return row, read_plan(session, row)
+
+
+def save_edit(*, session: Session, key: str, actor: str, edit, seen: dict[tuple[str, str], str] | None = None,
+              summary: str) -> Plan:
+    """Apply `edit(document)` (changing the plan document in place) to the stored plan and write it.
+
+    `seen` maps (kind, item key) to the fingerprint the lead's form was rendered from; if any of those
+    items changed since, raise `EditConflict` with the newer value. Raise `EditInvalid` when the result
+    breaks any rule of the plan file.
+    """
+    row, plan = load_for_edit(session, key)
+    for (kind, item_key), digest in (seen or {}).items():
+        current = plan if kind == "plan" else find(plan, kind, item_key)
+        if fingerprint(current) != digest:
+            raise EditConflict(kind, item_key, current)
+    doc = plan_document(plan)
+    edit(doc)
+    try:
+        checked = parse_plan(doc)
+    except PlanInvalid as exc:
+        raise EditInvalid(exc.errors) from None
+    if checked == plan:
+        return plan
+    write_plan(session, checked)
+    audit.record(session, action="plan.edit", actor=actor, plan_id=row.id, summary=summary,
+                 detail={"version": row.version})
+    return checked

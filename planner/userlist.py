@@ -1,0 +1,45 @@
+"""User lists for `list` cohorts, pasted or uploaded as CSV: every bad line named, nothing taken if any is bad."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from planner.validation import PlanError
+
+USER_ID = re.compile(r"^[^\s,;]{1,200}$")
+HEADERS = {"user", "userid", "user_id", "id", "user id"}
+
+
+class UserListInvalid(ValueError):
+    def __init__(self, errors: list[PlanError]):
+        self.errors = errors
+        super().__init__("; ".join(str(e) for e in errors))
+
+
+def parse_user_list(text: str) -> list[str]:
+    """User ids from CSV text: the first column of each row; an optional header row; blank lines skipped."""
+    errors: list[PlanError] = []
+    users: list[str] = []
+    seen: dict[str, int] = {}
+    rows = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    for number, row in enumerate(rows, start=1):
+        if not row or not any(cell.strip() for cell in row):
+            continue
+        value = row[0].strip()
+        if number == 1 and value.lower() in HEADERS:
+            continue
+        line = f"line {number}"
+        if not USER_ID.match(value):
+            errors.append(PlanError(line, f"'{value}' is not a user id (no spaces, commas or semicolons; 1-200 characters)"))
+        elif value in seen:
+            errors.append(PlanError(line, f"user '{value}' is already on line {seen[value]}"))
+        else:
+            seen[value] = number
+            users.append(value)
+    if errors:
+        raise UserListInvalid(errors)
+    if not users:
+        raise UserListInvalid([PlanError("line 1", "the list has no user ids")])
+    return users

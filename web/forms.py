@@ -1,0 +1,89 @@
+"""Form input -> plan document items. Values stay raw; the plan's validation judges them, with field paths."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.datastructures import FormData
+
+KIND_LABELS = {"features": "feature", "cohorts": "cohort", "kpis": "KPI", "phases": "phase"}
+
+
+def _text(form: FormData, name: str) -> str:
+    return str(form.get(name) or "").strip()
+
+
+def _optional_number(form: FormData, name: str) -> Any:
+    value = _text(form, name)
+    if not value:
+        return None
+    try:
+        return int(value) if value.lstrip("-").isdigit() else float(value)
+    except ValueError:
+        return value  # the plan's validation names the field
+
+
+def _split(value: str, sep: str = ",") -> list[str]:
+    return [part.strip() for part in value.split(sep) if part.strip()]
+
+
+def feature_item(form: FormData) -> dict[str, Any]:
+    return {"key": _text(form, "key"), "name": _text(form, "name"), "description": _text(form, "description")}
+
+
+def kpi_item(form: FormData) -> dict[str, Any]:
+    return {"key": _text(form, "key"), "name": _text(form, "name"), "source": _text(form, "source") or "manual",
+            "target": _text(form, "target")}
+
+
+def cohort_item(form: FormData, users: list[str] | None) -> dict[str, Any]:
+    kind = _text(form, "kind")
+    item: dict[str, Any] = {"key": _text(form, "key"), "name": _text(form, "name"), "kind": kind,
+                            "description": _text(form, "description"), "interests": _text(form, "interests"),
+                            "needs": _text(form, "needs")}
+    if _text(form, "percentage_on"):
+        item["percentage"] = _optional_number(form, "percentage")
+    if kind == "opt_in" and _text(form, "capacity"):
+        item["capacity"] = _optional_number(form, "capacity")
+    if kind == "list":
+        item["users"] = users or []
+    if kind == "attribute":
+        rules = []
+        for prop, op, values, ci in zip(form.getlist("rule_property"), form.getlist("rule_operator"),
+                                        form.getlist("rule_values"), form.getlist("rule_case"), strict=False):
+            if not str(prop).strip() and not str(values).strip():
+                continue
+            rule = {"property": str(prop).strip(), "operator": str(op), "values": _split(str(values))}
+            if ci == "yes":
+                rule["case_insensitive"] = True
+            rules.append(rule)
+        item["rules"] = rules
+    return item
+
+
+def phase_item(form: FormData, existing: dict[str, Any] | None) -> dict[str, Any]:
+    """A phase from its edit form; which cohorts and features it has is edited in the matrix, so kept."""
+    item: dict[str, Any] = {"key": _text(form, "key"), "name": _text(form, "name"), "starts": _text(form, "starts"),
+                            "status": _text(form, "status") or "planned",
+                            "owners": _split(_text(form, "owners")), "gate": form.getlist("gate")}
+    for name in ("cohorts", "features"):
+        item[name] = list((existing or {}).get(name, []))
+    if _text(form, "ends"):
+        item["ends"] = _text(form, "ends")
+    budget = _optional_number(form, "budget")
+    if budget is not None:
+        item["budget"] = budget
+    trainings = []
+    for line in str(form.get("trainings") or "").splitlines():
+        if line.strip():
+            parts = [p.strip() for p in line.split("|")]
+            at, audience, topic = (parts + ["", "", ""])[:3]
+            trainings.append({"at": at, "audience": audience, "topic": topic})
+    item["trainings"] = trainings
+    grants = []
+    for line in str(form.get("grants") or "").splitlines():
+        feature, _, cohorts = line.partition(":")
+        if feature.strip():
+            grants.append({"feature": feature.strip(), "cohorts": _split(cohorts)})
+    item["grants"] = grants
+    return item

@@ -1,0 +1,28 @@
+"""Health: whether the database is migrated and Unleash answers (never showing a token)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from flags.settings import UnleashSettings
+from planner import migrate
+from web.deps import database_url
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+def health(request: Request) -> dict[str, Any]:
+    try:
+        revision, db_error = migrate.current(database_url(request)), None
+    except Exception as exc:  # noqa: BLE001 - health reports, it does not raise
+        revision, db_error = None, type(exc).__name__
+    unleash_ok = False
+    settings = UnleashSettings()
+    if settings.admin_token.get_secret_value():
+        with settings.admin() as admin:
+            unleash_ok = admin.health()
+    return {"status": "ok" if revision and unleash_ok else "degraded", "database_revision": revision,
+            "database_error": db_error, "unleash": "up" if unleash_ok else "unreachable or not configured"}

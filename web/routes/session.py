@@ -1,0 +1,41 @@
+"""The development sign-in (off unless PLANNER_DEV_LOGIN=true) and sign-out."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse
+
+from web.auth import settings, verify_csrf
+from web.rendering import render
+
+router = APIRouter(tags=["session"])
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/plans"):
+    if not settings(request).dev_login:
+        raise HTTPException(404, "sign in through the company's single sign-on")
+    return render(request, "login.html", {"next": next if next.startswith("/") else "/plans"})
+
+
+@router.post("/login", dependencies=[Depends(verify_csrf)])
+def login(request: Request, user: Annotated[str, Form()], role: Annotated[str, Form()] = "lead",
+          next: Annotated[str, Form()] = "/plans"):
+    config = settings(request)
+    if not config.dev_login:
+        raise HTTPException(404, "sign in through the company's single sign-on")
+    user = user.strip()
+    if not user or len(user) > 200 or any(c.isspace() for c in user):
+        return render(request, "login.html", {"next": next, "error": "Enter a user id without spaces."}, status=422)
+    request.session["user"] = user
+    request.session["groups"] = [config.lead_group] if role == "lead" else []
+    return RedirectResponse(next if next.startswith("/") else "/plans", status_code=303)
+
+
+@router.post("/logout", dependencies=[Depends(verify_csrf)])
+def logout(request: Request):
+    request.session.pop("user", None)
+    request.session.pop("groups", None)
+    return RedirectResponse("/login" if settings(request).dev_login else "/", status_code=303)
