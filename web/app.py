@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
@@ -16,17 +17,27 @@ from web.settings import WebSettings
 
 HERE = Path(__file__).resolve().parent
 HTMX = HERE / "assets" / "node_modules" / "htmx.org" / "dist"
+SWAGGER = HERE / "assets" / "node_modules" / "swagger-ui-dist"
 
 
 def create_app(*, web_settings: WebSettings | None = None, database_url: str | None = None) -> FastAPI:
     config = web_settings or WebSettings()
-    app = FastAPI(title="Rollout planner", version="0.1.0",
+    app = FastAPI(title="Rollout planner", version="0.1.0", docs_url=None,
                   description="Plan a phased rollout and enforce it with Unleash feature flags.")
     app.state.web_settings = config
     app.state.database_url = database_url or PlannerSettings().database_url
     app.add_middleware(SessionMiddleware, secret_key=config.session_secret.get_secret_value(),
                        session_cookie="planner_session", same_site="lax", https_only=config.secure_cookies)
+    app.mount("/static/vendor/swagger", StaticFiles(directory=SWAGGER, check_dir=False), name="swagger")
     app.mount("/static/vendor", StaticFiles(directory=HTMX, check_dir=False), name="vendor")
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs():
+        """The API docs, with Swagger UI served from our pinned copy (no CDN)."""
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - Swagger UI",
+                                   swagger_js_url="/static/vendor/swagger/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/vendor/swagger/swagger-ui.css",
+                                   swagger_favicon_url="/static/vendor/swagger/favicon-32x32.png")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # plan_page last: its /plans/{key}/{kind} would otherwise catch /preview and /sync
     for module in (health, session, api, plans, preview, sync, audit, plan_page):
