@@ -141,6 +141,8 @@ class Guidelines(Spec):
 
     version: int = 1
     text: str = ""
+    # when a new version is published: does a member's access pause until they accept it again?
+    pause_until_accepted: bool = False
 
 
 class UnleashBinding(Spec):

@@ -28,7 +28,8 @@ def read_plan(session: Session, row: PlanRow) -> Plan:
             users[u.cohort_id].append(u.user_id)
     return Plan(
         plan=row.key, title=row.title, goal=row.goal, flag_prefix=row.flag_prefix, currency=row.currency,
-        guidelines=Guidelines(version=row.guidelines_version, text=row.guidelines_text),
+        guidelines=Guidelines(version=row.guidelines_version, text=row.guidelines_text,
+                              pause_until_accepted=row.guidelines_pause),
         unleash=UnleashBinding(project=row.project, environment=row.environment),
         features=tuple(Feature(key=f.key, name=f.name, description=f.description)
                        for f in _children(session, FeatureRow, row.id)),
@@ -108,6 +109,7 @@ def write_plan(session: Session, plan: Plan) -> PlanRow:
         row = PlanRow(key=plan.key, version=0)
     row.title, row.goal, row.flag_prefix, row.currency = plan.title, plan.goal, plan.flag_prefix, plan.currency
     row.guidelines_version, row.guidelines_text = plan.guidelines.version, plan.guidelines.text
+    row.guidelines_pause = plan.guidelines.pause_until_accepted
     row.project, row.environment = plan.unleash.project, plan.unleash.environment
     row.version += 1
     row.updated_at = utcnow()

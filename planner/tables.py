@@ -24,6 +24,7 @@ class PlanRow(SQLModel, table=True):
     currency: str = "EUR"
     guidelines_version: int = 1
     guidelines_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    guidelines_pause: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     project: str = "default"
     environment: str = "production"
     archived: bool = False
@@ -63,6 +64,40 @@ class CohortRow(SQLModel, table=True):
     percentage: int | None = None
     rules: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     position: int = 0
+    # opt-in membership changes bump `membership_version`; the pusher records what reached Unleash
+    membership_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    pushed_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class MembershipRow(SQLModel, table=True):
+    """A user in an opt-in cohort: a member, or waiting in FIFO order while the cohort is full."""
+
+    __tablename__ = "membership"
+    __table_args__ = (UniqueConstraint("cohort_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    cohort_id: int = Field(foreign_key="cohort.id", index=True, ondelete="CASCADE")
+    user_id: str = Field(max_length=200, index=True)
+    status: str = "member"  # member | waiting
+    requested_at: datetime = Field(default_factory=utcnow)
+    joined_at: datetime | None = None
+    guidelines_version: int
+    accepted_at: datetime = Field(default_factory=utcnow)
+
+
+class ApiTokenRow(SQLModel, table=True):
+    """A platform API token: only its SHA-256 is stored; the token itself is shown once, at creation."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=100)
+    token_hash: str = Field(unique=True, index=True, max_length=64)
+    prefix: str = Field(max_length=12)
+    created_by: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
 
 
 class CohortUserRow(SQLModel, table=True):
