@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
@@ -10,9 +11,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
+from flags.settings import UnleashSettings
 from planner.settings import PlannerSettings
 from web.auth import NotSignedIn
-from web.routes import api, audit, health, plan_page, plans, preview, session, sync
+from web.routes import api, audit, health, pilot, pilot_api, plan_page, plans, preview, roster, session, sync
 from web.settings import WebSettings
 
 HERE = Path(__file__).resolve().parent
@@ -20,9 +22,39 @@ HTMX = HERE / "assets" / "node_modules" / "htmx.org" / "dist"
 SWAGGER = HERE / "assets" / "node_modules" / "swagger-ui-dist"
 
 
+@asynccontextmanager
+async def background_work(app: FastAPI):
+    """The flag reader ("My features" asks the real Unleash) and the opt-in pusher, one each per process."""
+    from flags.reader import FlagReader
+    from web.services.membership_push import MembershipPusher
+
+    config: WebSettings = app.state.web_settings
+    unleash = UnleashSettings()
+    admin_token, client_token = unleash.admin_token.get_secret_value(), unleash.client_token.get_secret_value()
+    started = []
+    if config.background and client_token:
+        environment = client_token.split(":", 1)[-1].split(".", 1)[0]
+        reader = FlagReader(url=unleash.url, client_token=client_token, app_name="rollout-planner",
+                            environment=environment, refresh_interval=config.reader_refresh_interval)
+        reader.start()
+        app.state.reader = reader
+        started.append(reader.stop)
+    if config.background and admin_token:
+        admin = unleash.admin()
+        pusher = MembershipPusher(database_url=app.state.database_url, admin=admin, interval=config.push_interval)
+        pusher.start()
+        app.state.pusher = pusher
+        started += [pusher.stop, admin.close]
+    try:
+        yield
+    finally:
+        for stop in started:
+            stop()
+
+
 def create_app(*, web_settings: WebSettings | None = None, database_url: str | None = None) -> FastAPI:
     config = web_settings or WebSettings()
-    app = FastAPI(title="Rollout planner", version="0.1.0", docs_url=None,
+    app = FastAPI(title="Rollout planner", version="0.1.0", docs_url=None, lifespan=background_work,
                   description="Plan a phased rollout and enforce it with Unleash feature flags.")
     app.state.web_settings = config
     app.state.database_url = database_url or PlannerSettings().database_url
@@ -40,7 +72,7 @@ def create_app(*, web_settings: WebSettings | None = None, database_url: str | N
                                    swagger_favicon_url="/static/vendor/swagger/favicon-32x32.png")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # plan_page last: its /plans/{key}/{kind} would otherwise catch /preview and /sync
-    for module in (health, session, api, plans, preview, sync, audit, plan_page):
+    for module in (health, session, api, pilot_api, pilot, plans, preview, sync, roster, audit, plan_page):
         app.include_router(module.router)
 
     @app.exception_handler(NotSignedIn)

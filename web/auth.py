@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -18,6 +18,8 @@ class Identity:
     groups: frozenset[str]
     lead: bool
     via: str  # "sso" | "dev"
+    # context properties the cohorts' rules use (department, location, ...), from the SSO proxy's headers
+    properties: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
 
 class NotSignedIn(Exception):
@@ -38,11 +40,13 @@ def identify(request: Request) -> Identity | None:
         user = header.strip()
         if not user:
             raise HTTPException(403, f"the {config.identity_header} header is empty")
-        return Identity(user, groups, config.lead_group in groups, "sso")
+        properties = {name: request.headers[header] for name, header in config.property_headers.items()
+                      if request.headers.get(header)}
+        return Identity(user, groups, config.lead_group in groups, "sso", properties)
     signed_in = request.session.get("user") if config.dev_login else None
     if signed_in:
         groups = frozenset(request.session.get("groups", []))
-        return Identity(signed_in, groups, config.lead_group in groups, "dev")
+        return Identity(signed_in, groups, config.lead_group in groups, "dev", dict(request.session.get("properties", {})))
     return None
 
 

@@ -16,12 +16,18 @@ class WebSettings(BaseSettings):
     identity_header: str = "X-Forwarded-User"
     groups_header: str = "X-Forwarded-Groups"
     lead_group: str = "planner-leads"
+    # user attributes the proxy passes on, as {context property: header}, e.g. {"department": "X-User-Department"}
+    property_headers: dict[str, str] = {"department": "X-User-Department", "location": "X-User-Location"}
     # only requests from these addresses may carry the identity header (the proxy in front of the planner)
     trusted_proxies: list[str] = ["127.0.0.1/32", "::1/128"]
     # a sign-in form for running the planner alone; never on behind a real SSO proxy
     dev_login: bool = False
     session_secret: SecretStr = SecretStr("")
     secure_cookies: bool = False
+    # background work beside the app: the opt-in pusher and the flag reader (off in some tests)
+    background: bool = True
+    push_interval: float = 1.0  # seconds between pushes of opt-in changes to Unleash (coalescing window)
+    reader_refresh_interval: int = 1  # seconds between the reader's polls of Unleash
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -27,12 +27,17 @@ def unique(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:8]}"
 
 
-def client_features(env: dict[str, str]) -> dict[str, dict]:
-    """What the SDKs see right now: the client API's flags by name."""
-    response = httpx.get(env["UNLEASH_URL"].rstrip("/") + "/client/features",
-                         headers={"Authorization": env["UNLEASH_CLIENT_TOKEN"]}, timeout=10)
+def client_payload(env: dict[str, str]) -> dict:
+    """What the SDKs see right now: the client API's answer (with global segments, as SDKs ask for it)."""
+    response = httpx.get(env["UNLEASH_URL"].rstrip("/") + "/client/features", timeout=10,
+                         headers={"Authorization": env["UNLEASH_CLIENT_TOKEN"], "Unleash-Client-Spec": "5.1.0"})
     response.raise_for_status()
-    return {f["name"]: f for f in response.json()["features"]}
+    return response.json()
+
+
+def client_features(env: dict[str, str]) -> dict[str, dict]:
+    """The client API's flags by name."""
+    return {f["name"]: f for f in client_payload(env)["features"]}
 
 
 def wait_for_client_api(env, predicate, timeout: float = 15.0) -> dict[str, dict]:

@@ -13,16 +13,22 @@ from web.rendering import render
 router = APIRouter(tags=["session"])
 
 
+def _local(path: str) -> str:
+    """Only paths on this site (no //host) are followed after signing in."""
+    return path if path.startswith("/") and not path.startswith("//") else "/plans"
+
+
 @router.get("/login")
 def login_page(request: Request, next: str = "/plans"):
     if not settings(request).dev_login:
         raise HTTPException(404, "sign in through the company's single sign-on")
-    return render(request, "login.html", {"next": next if next.startswith("/") else "/plans"})
+    return render(request, "login.html", {"next": _local(next)})
 
 
 @router.post("/login", dependencies=[Depends(verify_csrf)])
 def login(request: Request, user: Annotated[str, Form()], role: Annotated[str, Form()] = "lead",
-          next: Annotated[str, Form()] = "/plans"):
+          next: Annotated[str, Form()] = "/plans", department: Annotated[str, Form()] = "",
+          location: Annotated[str, Form()] = ""):
     config = settings(request)
     if not config.dev_login:
         raise HTTPException(404, "sign in through the company's single sign-on")
@@ -31,11 +37,15 @@ def login(request: Request, user: Annotated[str, Form()], role: Annotated[str, F
         return render(request, "login.html", {"next": next, "error": "Enter a user id without spaces."}, status=422)
     request.session["user"] = user
     request.session["groups"] = [config.lead_group] if role == "lead" else []
-    return RedirectResponse(next if next.startswith("/") else "/plans", status_code=303)
+    request.session["properties"] = {k: v.strip() for k, v in (("department", department), ("location", location))
+                                     if v.strip()}
+    landing = _local(next)
+    return RedirectResponse(landing if role == "lead" or landing != "/plans" else "/pilot", status_code=303)
 
 
 @router.post("/logout", dependencies=[Depends(verify_csrf)])
 def logout(request: Request):
     request.session.pop("user", None)
     request.session.pop("groups", None)
+    request.session.pop("properties", None)
     return RedirectResponse("/login" if settings(request).dev_login else "/", status_code=303)

@@ -10,6 +10,7 @@ from flags.errors import UnleashError, UnleashUnavailable
 from flags.reconcile import Progress, SyncPlan, execute, prepare
 from planner import audit
 from planner.db import session_scope
+from planner.optin import effective_members, mark_pushed
 from planner.store import plan_row, read_plan
 from planner.syncruns import acquire_lease, finish_run, previous_fingerprints, release_lease, start_run
 
@@ -46,8 +47,7 @@ def sync_plan(*, database_url: str, plan_key: str, admin, actor: str, dry_run: b
         if row is None:
             raise PlanNotFound(f"no plan '{plan_key}'")
         plan = read_plan(session, row)
-        # opt-in cohorts have no stored members yet (pilot opt-in is a later capability): empty segments
-        members: dict[str, list[str]] = {}
+        members, member_versions = effective_members(session, plan)
         previous = previous_fingerprints(session, row.id)
         lease = None if dry_run else acquire_lease(session, row)
         run = start_run(session, plan_row=row, actor=actor, dry_run=dry_run)
@@ -84,4 +84,5 @@ def sync_plan(*, database_url: str, plan_key: str, admin, actor: str, dry_run: b
                                   f"{counts['deleted']} deleted, {writes} writes"),
                          detail={"run": run.id, "counts": counts})
             release_lease(session, plan_id, lease)
+            mark_pushed(session, member_versions)
     return SyncOutcome(plan_key, run.id, dry_run, "ok", writes, report)

@@ -1,0 +1,214 @@
+"""Opt-in membership: join (accepting the current guidelines), leave, the FIFO waitlist, re-acceptance.
+
+Every change bumps the cohort's `membership_version` first: that UPDATE serialises changes to one
+cohort on SQLite and PostgreSQL alike (no two joins take the last seat), and tells the pusher that the
+cohort's segment in Unleash is out of date.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from planner import audit
+from planner.model import CohortKind, Plan, PhaseStatus
+from planner.tables import CohortRow, MembershipRow, PlanRow, utcnow
+
+OPEN_STATUSES = (PhaseStatus.scheduled, PhaseStatus.active)
+
+
+class OptInRefused(ValueError):
+    """A join or leave that cannot be done; the message says why, for the person asking."""
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What an open opt-in cohort offers: features, each from its access start."""
+
+    plan: Plan
+    cohort_key: str
+    features: list[tuple[str, datetime]]
+    phases: list[str]
+
+
+def open_offers(plan: Plan) -> list[Offer]:
+    """Opt-in cohorts that a scheduled or active phase admits (or grants a preview to)."""
+    from planner.access import access_starts
+
+    starts = access_starts(plan)
+    offers = []
+    for cohort in plan.cohorts:
+        if cohort.kind is not CohortKind.opt_in:
+            continue
+        phases = [p.key for p in plan.phases if p.status in OPEN_STATUSES and
+                  (cohort.key in p.cohorts or any(cohort.key in g.cohorts for g in p.grants))]
+        if not phases:
+            continue
+        features = sorted(((f, r.starts) for (c, f), r in starts.items() if c == cohort.key), key=lambda x: x[1])
+        offers.append(Offer(plan, cohort.key, features, phases))
+    return offers
+
+
+def _cohort(session: Session, plan_key: str, cohort_key: str) -> tuple[PlanRow, CohortRow]:
+    found = session.exec(select(PlanRow, CohortRow).join(CohortRow, CohortRow.plan_id == PlanRow.id)
+                         .where(PlanRow.key == plan_key, CohortRow.key == cohort_key, PlanRow.archived == False)  # noqa: E712
+                         ).first()
+    if found is None:
+        raise OptInRefused(f"there is no cohort '{cohort_key}' in plan '{plan_key}'")
+    return found
+
+
+def _lock(session: Session, cohort: CohortRow) -> None:
+    session.exec(update(CohortRow).where(CohortRow.id == cohort.id)
+                 .values(membership_version=CohortRow.membership_version + 1))
+
+
+def _membership(session: Session, cohort_id: int, user: str) -> MembershipRow | None:
+    return session.exec(select(MembershipRow).where(MembershipRow.cohort_id == cohort_id,
+                                                    MembershipRow.user_id == user)).first()
+
+
+def _member_count(session: Session, cohort_id: int) -> int:
+    return session.exec(select(func.count()).select_from(MembershipRow)
+                        .where(MembershipRow.cohort_id == cohort_id, MembershipRow.status == "member")).one()
+
+
+def waiting_position(session: Session, membership: MembershipRow) -> int:
+    return session.exec(select(func.count()).select_from(MembershipRow).where(
+        MembershipRow.cohort_id == membership.cohort_id, MembershipRow.status == "waiting",
+        (MembershipRow.requested_at < membership.requested_at)
+        | ((MembershipRow.requested_at == membership.requested_at) & (MembershipRow.id < membership.id)))).one() + 1
+
+
+@dataclass(frozen=True)
+class JoinResult:
+    status: str  # member | waiting
+    position: int | None = None  # place in the waitlist
+    changed: bool = True
+
+
+def join(*, session: Session, plan: Plan, cohort_key: str, user: str, accepted_version: int | None) -> JoinResult:
+    """Join an open opt-in cohort, or its waitlist when it is full. Joining twice changes nothing."""
+    if cohort_key not in {o.cohort_key for o in open_offers(plan)}:
+        raise OptInRefused(f"'{cohort_key}' is not open for opt-in (no scheduled or active phase admits it)")
+    if accepted_version != plan.guidelines.version:
+        raise OptInRefused(f"accept the current usage guidelines (version {plan.guidelines.version}) to join")
+    plan_row, cohort = _cohort(session, plan.key, cohort_key)
+    _lock(session, cohort)
+    existing = _membership(session, cohort.id, user)
+    now = utcnow()
+    if existing is not None:
+        if existing.guidelines_version != accepted_version:
+            existing.guidelines_version, existing.accepted_at = accepted_version, now
+            session.add(existing)
+        position = waiting_position(session, existing) if existing.status == "waiting" else None
+        return JoinResult(existing.status, position, changed=False)
+    full = cohort.capacity is not None and _member_count(session, cohort.id) >= cohort.capacity
+    row = MembershipRow(cohort_id=cohort.id, user_id=user, status="waiting" if full else "member",
+                        requested_at=now, joined_at=None if full else now, guidelines_version=accepted_version,
+                        accepted_at=now)
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError:  # the same user, twice at once: the other request won
+        raise OptInRefused("you joined already (a second request arrived at the same time)") from None
+    audit.record(session, action="optin.join", actor=user, plan_id=plan_row.id,
+                 summary=f"{'joined the waitlist of' if full else 'joined'} '{cohort_key}'")
+    return JoinResult(row.status, waiting_position(session, row) if full else None)
+
+
+@dataclass(frozen=True)
+class LeaveResult:
+    left: bool
+    promoted: str | None = None
+
+
+def leave(*, session: Session, plan_key: str, cohort_key: str, user: str, actor: str | None = None) -> LeaveResult:
+    """Leave a cohort (or its waitlist); the first user waiting takes the free seat."""
+    plan_row, cohort = _cohort(session, plan_key, cohort_key)
+    _lock(session, cohort)
+    existing = _membership(session, cohort.id, user)
+    if existing is None:
+        return LeaveResult(False)
+    was_member = existing.status == "member"
+    session.delete(existing)
+    session.flush()
+    promoted = None
+    if was_member and (cohort.capacity is None or _member_count(session, cohort.id) < cohort.capacity):
+        first = session.exec(select(MembershipRow).where(MembershipRow.cohort_id == cohort.id,
+                                                         MembershipRow.status == "waiting")
+                             .order_by(MembershipRow.requested_at, MembershipRow.id)).first()
+        if first is not None:
+            first.status, first.joined_at = "member", utcnow()
+            session.add(first)
+            promoted = first.user_id
+    who = actor or user
+    summary = (f"removed '{user}' from '{cohort_key}'" if who != user else f"left '{cohort_key}'")
+    if promoted:
+        summary += f"; '{promoted}' moved up from the waitlist"
+    audit.record(session, action="optin.leave", actor=who, plan_id=plan_row.id, summary=summary)
+    return LeaveResult(True, promoted)
+
+
+def accept_guidelines(*, session: Session, plan: Plan, user: str, version: int) -> int:
+    """Record that `user` accepted guidelines `version` in every cohort of the plan; returns how many."""
+    if version != plan.guidelines.version:
+        raise OptInRefused(f"the current guidelines are version {plan.guidelines.version}")
+    rows = session.exec(select(MembershipRow, CohortRow).join(CohortRow, MembershipRow.cohort_id == CohortRow.id)
+                        .join(PlanRow, CohortRow.plan_id == PlanRow.id)
+                        .where(PlanRow.key == plan.key, MembershipRow.user_id == user)).all()
+    for membership, cohort in rows:
+        if membership.guidelines_version != version:
+            _lock(session, cohort)  # access may resume: the segment changes
+            membership.guidelines_version, membership.accepted_at = version, utcnow()
+            session.add(membership)
+    return len(rows)
+
+
+def memberships(session: Session, *, user: str) -> list[tuple[str, str, MembershipRow]]:
+    """(plan key, cohort key, membership) of one user, in every plan."""
+    rows = session.exec(select(PlanRow.key, CohortRow.key, MembershipRow)
+                        .join(CohortRow, MembershipRow.cohort_id == CohortRow.id)
+                        .join(PlanRow, CohortRow.plan_id == PlanRow.id)
+                        .where(MembershipRow.user_id == user, PlanRow.archived == False)).all()  # noqa: E712
+    return [(p, c, m) for p, c, m in rows]
+
+
+def roster(session: Session, *, plan_key: str, cohort_key: str) -> tuple[list[MembershipRow], list[MembershipRow]]:
+    """Members (in join order) and the waitlist (in FIFO order) of one cohort."""
+    _plan, cohort = _cohort(session, plan_key, cohort_key)
+    rows = list(session.exec(select(MembershipRow).where(MembershipRow.cohort_id == cohort.id)
+                             .order_by(MembershipRow.requested_at, MembershipRow.id)))
+    return [r for r in rows if r.status == "member"], [r for r in rows if r.status == "waiting"]
+
+
+def effective_members(session: Session, plan: Plan) -> tuple[dict[str, list[str]], dict[int, int]]:
+    """Who each opt-in cohort admits in Unleash (members in join order; when the plan pauses access until
+    new guidelines are accepted, without those who have not), and the cohort versions this reflects."""
+    rows = session.exec(select(CohortRow.key, CohortRow.id, CohortRow.membership_version, MembershipRow)
+                        .join(PlanRow, CohortRow.plan_id == PlanRow.id)
+                        .join(MembershipRow, MembershipRow.cohort_id == CohortRow.id, isouter=True)
+                        .where(PlanRow.key == plan.key, CohortRow.kind == CohortKind.opt_in.value)
+                        .order_by(CohortRow.id, MembershipRow.joined_at, MembershipRow.id)).all()
+    members: dict[str, list[str]] = {}
+    versions: dict[int, int] = {}
+    for key, cohort_id, version, membership in rows:
+        versions[cohort_id] = version
+        members.setdefault(key, [])
+        if membership is None or membership.status != "member":
+            continue
+        if plan.guidelines.pause_until_accepted and membership.guidelines_version != plan.guidelines.version:
+            continue
+        members[key].append(membership.user_id)
+    return members, versions
+
+
+def mark_pushed(session: Session, versions: dict[int, int]) -> None:
+    """Unleash now holds these cohort versions (never moves backwards when two pushers race)."""
+    for cohort_id, version in versions.items():
+        session.exec(update(CohortRow).where(CohortRow.id == cohort_id, CohortRow.pushed_version < version)
+                     .values(pushed_version=version))

@@ -1,0 +1,107 @@
+"""Opt-ins reach the real Unleash in seconds, coalesced, and survive Unleash being down."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from flags.admin import UnleashAdmin
+from flags.desired import Limits
+from planner.db import session_scope
+from planner.optin import join, leave
+from planner.planfile import load_plan
+from planner.plans import apply_plan
+from tests.integration.test_sync import FailAfter
+from tests.integration.unleash import admin_client, client_payload, unique, unleash_env, wait_for_client_api
+from tests.plans import DEMO
+from web.services.membership_push import MembershipPusher, PushReport, dirty_plans, push_plan
+from web.services.sync import sync_plan
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def env():
+    return unleash_env()
+
+
+@pytest.fixture
+def plan(database_url, env):
+    key = unique("push-")
+    plan = load_plan(DEMO.read_text().replace("plan: intranet-rollout", f"plan: {key}\nflag_prefix: {key}-"))
+    with session_scope(database_url) as session:
+        apply_plan(session=session, plan=plan, actor="lead")
+    with admin_client(env) as admin:
+        assert sync_plan(database_url=database_url, plan_key=key, admin=admin, actor="lead").outcome == "ok"
+    return plan
+
+
+def opt_in(url, plan, user):
+    with session_scope(url) as session:
+        join(session=session, plan=plan, cohort_key="pilot", user=user, accepted_version=1)
+
+
+def pilot_users(env, plan) -> set[str]:
+    payload = client_payload(env)
+    flag = next((f for f in payload["features"] if f["name"] == plan.flag_name("wiki")), {})
+    segments = {s["id"]: s for s in payload.get("segments", [])}
+    users = set()
+    for strategy in flag.get("strategies", []):
+        for segment_id in strategy.get("segments", []):
+            segment = segments[segment_id]
+            if segment["name"].startswith(f"rp:{plan.key}:pilot:"):
+                users |= set(segment["constraints"][0]["values"])
+    return users
+
+
+def test_opt_ins_are_coalesced_into_few_writes_and_reach_the_client_api(database_url, plan, env):
+    with admin_client(env) as admin:
+        report = PushReport()
+        opt_in(database_url, plan, "p-1")
+        assert dirty_plans(database_url) == [plan.key]
+        push_plan(database_url, plan.key, admin, Limits(), report)
+        assert report.full_syncs == 1  # the first member: the cohort gets its segment and strategies
+        assert dirty_plans(database_url) == []
+        for i in range(2, 42):
+            opt_in(database_url, plan, f"p-{i}")
+        writes = admin.writes
+        push_plan(database_url, plan.key, admin, Limits(), report)
+        assert admin.writes - writes == 1  # 40 opt-ins, one segment update
+        wait_for_client_api(env, lambda _fs: pilot_users(env, plan) == {f"p-{i}" for i in range(1, 42)})
+
+
+def test_the_pusher_loop_makes_an_opt_in_visible_within_seconds(database_url, plan, env):
+    with admin_client(env) as admin:
+        pusher = MembershipPusher(database_url=database_url, admin=admin, interval=0.5)
+        pusher.start()
+        try:
+            opt_in(database_url, plan, "fast-1")
+            started = time.monotonic()
+            wait_for_client_api(env, lambda _fs: "fast-1" in pilot_users(env, plan), timeout=10)
+            first = time.monotonic() - started
+            with session_scope(database_url) as session:
+                leave(session=session, plan_key=plan.key, cohort_key="pilot", user="fast-1")
+                join(session=session, plan=plan, cohort_key="pilot", user="fast-2", accepted_version=1)
+            started = time.monotonic()
+            wait_for_client_api(env, lambda _fs: pilot_users(env, plan) == {"fast-2"}, timeout=10)
+            second = time.monotonic() - started
+        finally:
+            pusher.stop()
+    assert first < 5 and second < 5, (first, second)
+
+
+def test_unleash_down_loses_no_opt_in(database_url, plan, env):
+    with admin_client(env) as admin:
+        push_plan(database_url, plan.key, admin, Limits(), PushReport())
+        opt_in(database_url, plan, "d-1")
+        push_plan(database_url, plan.key, admin, Limits(), PushReport())
+        opt_in(database_url, plan, "d-2")
+    broken = UnleashAdmin(env["UNLEASH_URL"], env["UNLEASH_ADMIN_TOKEN"], transport=FailAfter(0), retries=0)
+    down = MembershipPusher(database_url=database_url, admin=broken)
+    down.push_once()  # logs, keeps the cohort marked
+    assert dirty_plans(database_url) == [plan.key]
+    with admin_client(env) as admin:
+        MembershipPusher(database_url=database_url, admin=admin).push_once()
+    assert dirty_plans(database_url) == []
+    wait_for_client_api(env, lambda _fs: pilot_users(env, plan) == {"d-1", "d-2"})

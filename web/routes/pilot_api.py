@@ -1,0 +1,116 @@
+"""JSON API for the pilot: join, leave, status, my features — for a signed-in user, or for the platform
+acting on behalf of one (platform token, with `user`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, Field
+
+from planner.membership import User
+from planner.optin import OptInRefused, join, leave
+from planner.store import load_plan
+from web.auth import Identity, Someone, verify_csrf
+from web.deps import database_url, db
+from web.services.pilot import my_features, pilot_offers
+
+router = APIRouter(prefix="/api/pilot", tags=["pilot API"], dependencies=[Depends(verify_csrf)])
+
+
+class JoinRequest(BaseModel):
+    accept_guidelines_version: int = Field(description="the version of the usage guidelines the user accepted")
+    user: str | None = Field(None, description="platform tokens only: the signed-in user the platform acts for")
+
+
+class ActFor(BaseModel):
+    user: str | None = Field(None, description="platform tokens only: the user the platform acts for")
+
+
+class Membership(BaseModel):
+    plan: str
+    cohort: str
+    status: str = Field(description="member | waiting | none")
+    position: int | None = Field(None, description="place on the waitlist")
+
+
+class Offer(BaseModel):
+    plan: str
+    cohort: str
+    name: str
+    features: list[tuple[str, datetime]]
+    capacity: int | None
+    seats_left: int | None
+    guidelines_version: int
+    status: str
+    position: int | None
+    needs_reacceptance: bool
+
+
+class FeatureOut(BaseModel):
+    plan: str
+    feature: str
+    flag: str
+    since: datetime
+    now: bool = Field(description="the plan gives it to the user now")
+    unleash: bool | None = Field(description="what the real Unleash answers now (null: not evaluated)")
+    reasons: list[str]
+
+
+def acting_user(me: Identity, user: str | None) -> str:
+    """Whom a request is for: yourself; only a platform token may name another user."""
+    if user is None or user == me.user:
+        if getattr(me, "platform", False):
+            raise HTTPException(422, "user: a platform token must name the user it acts for")
+        return me.user
+    if not getattr(me, "platform", False):
+        raise HTTPException(403, "you can only join, leave or look up for yourself")
+    return user
+
+
+@router.get("/offers", response_model=list[Offer])
+def offers(request: Request, me: Someone, user: str | None = None):
+    """Open opt-in cohorts, what they offer, and this user's place in them."""
+    who = acting_user(me, user)
+    return [Offer(plan=o.offer.plan.key, cohort=o.offer.cohort_key, name=o.name, features=o.offer.features,
+                  capacity=o.capacity, seats_left=o.seats_left, guidelines_version=o.offer.plan.guidelines.version,
+                  status=o.my_status or "none", position=o.my_position, needs_reacceptance=o.needs_reacceptance)
+            for o in pilot_offers(database_url(request), who)]
+
+
+@router.post("/{plan}/{cohort}/join", response_model=Membership)
+def api_join(plan: str, cohort: str, body: JoinRequest, request: Request, me: Someone):
+    """Join an open opt-in cohort (or its waitlist when full), accepting the current guidelines."""
+    who = acting_user(me, body.user)
+    with db(request) as session:
+        spec = load_plan(session, plan)
+        if spec is None:
+            raise HTTPException(404, f"no plan '{plan}'")
+        try:
+            result = join(session=session, plan=spec, cohort_key=cohort, user=who,
+                          accepted_version=body.accept_guidelines_version)
+        except OptInRefused as exc:
+            raise HTTPException(422, str(exc)) from None
+    return Membership(plan=plan, cohort=cohort, status=result.status, position=result.position)
+
+
+@router.post("/{plan}/{cohort}/leave", response_model=Membership)
+def api_leave(plan: str, cohort: str, body: ActFor, request: Request, me: Someone):
+    """Leave a cohort or its waitlist; the first user waiting moves up."""
+    who = acting_user(me, body.user)
+    with db(request) as session:
+        try:
+            leave(session=session, plan_key=plan, cohort_key=cohort, user=who)
+        except OptInRefused as exc:
+            raise HTTPException(404, str(exc)) from None
+    return Membership(plan=plan, cohort=cohort, status="none")
+
+
+@router.get("/features", response_model=list[FeatureOut])
+def api_features(request: Request, me: Someone, user: str | None = None):
+    """This user's features now and coming, with the plan's reasons and the real Unleash's answer."""
+    who = acting_user(me, user)
+    properties = dict(me.properties) if who == me.user else {}
+    lines = my_features(database_url(request), User(who, properties), getattr(request.app.state, "reader", None))
+    return [FeatureOut(plan=line.plan, feature=line.feature, flag=line.flag, since=line.since, now=line.planned_now,
+                       unleash=line.unleash, reasons=line.reasons) for line in lines]

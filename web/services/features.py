@@ -1,0 +1,43 @@
+"""What one user has now and what is coming: the plan's explanation beside the real Unleash's answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from planner.access import access_starts
+from planner.membership import User, in_cohort
+from planner.model import Plan
+
+
+@dataclass
+class FeatureLine:
+    plan: str
+    feature: str
+    flag: str
+    name: str
+    since: datetime  # when the user gets it
+    planned_now: bool  # the plan gives it to the user at this moment
+    reasons: list[str] = field(default_factory=list)
+    unleash: bool | None = None  # what the real Unleash says now (None: not evaluated)
+
+    @property
+    def agrees(self) -> bool | None:
+        return None if self.unleash is None else self.unleash == self.planned_now
+
+
+def user_features(plan: Plan, user: User, *, now: datetime, members: dict[str, list[str]]) -> list[FeatureLine]:
+    """Every feature of `plan` the user has or will get, earliest access first, with cohort and phase."""
+    belongs = {c.key for c in plan.cohorts
+               if in_cohort(plan, c, user, members=frozenset(members.get(c.key, [])), at=now)}
+    lines: dict[str, FeatureLine] = {}
+    names = {f.key: f.name or f.key for f in plan.features}
+    for (cohort, feature), reason in sorted(access_starts(plan).items(), key=lambda kv: kv[1].starts):
+        if cohort not in belongs:
+            continue
+        line = lines.get(feature)
+        if line is None:
+            line = lines[feature] = FeatureLine(plan.key, feature, plan.flag_name(feature), names[feature],
+                                                reason.starts, reason.starts <= now)
+        line.reasons.append(f"cohort '{cohort}', {reason.describe()}")
+    return sorted(lines.values(), key=lambda line: line.since)

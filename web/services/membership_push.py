@@ -1,0 +1,109 @@
+"""Opt-in changes reach Unleash in seconds, coalesced: a background loop pushes each changed cohort's
+segments (one write per changed segment, however many people joined meanwhile) and falls back to a full
+sync of the plan when the cohort's shape changes (its first member, or one segment more or less)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import and_
+from sqlmodel import select
+
+from flags.desired import Limits, desired_state, is_owned_name
+from flags.diff import segment_fingerprint
+from flags.errors import UnleashError
+from planner.db import session_scope
+from planner.optin import effective_members, mark_pushed
+from planner.store import read_plan
+from planner.syncruns import SyncBusy, previous_fingerprints
+from planner.tables import CohortRow, PlanRow
+from web.services.sync import sync_plan
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PushReport:
+    plans: int = 0
+    segment_writes: int = 0
+    full_syncs: int = 0
+
+
+def dirty_plans(database_url: str) -> list[str]:
+    with session_scope(database_url) as session:
+        rows = session.exec(select(PlanRow.key).join(CohortRow, CohortRow.plan_id == PlanRow.id)
+                            .where(and_(CohortRow.membership_version > CohortRow.pushed_version,
+                                        PlanRow.archived == False)).distinct()).all()  # noqa: E712
+    return list(rows)
+
+
+def push_plan(database_url: str, plan_key: str, admin, limits: Limits, report: PushReport) -> None:
+    with session_scope(database_url) as session:
+        row = session.exec(select(PlanRow).where(PlanRow.key == plan_key)).one()
+        plan = read_plan(session, row)
+        if previous_fingerprints(session, row.id) is None:
+            return  # never synced by a lead: memberships go along with the first sync
+        members, versions = effective_members(session, plan)
+        dirty = {c.key for c in session.exec(select(CohortRow).where(
+            CohortRow.plan_id == row.id, CohortRow.membership_version > CohortRow.pushed_version))}
+    desired = desired_state(plan, members=members, limits=limits)
+    actual = {s["name"]: s for s in admin.list_segments() if is_owned_name(plan.key, s.get("name"))}
+    wanted = {name: spec for name, spec in desired.segments.items() if name.split(":")[2] in dirty}
+    have = {name for name in actual if name.split(":")[2] in dirty}
+    if set(wanted) != have:
+        # a segment more or less means strategies change too: the full, level-triggered sync does it
+        try:
+            sync_plan(database_url=database_url, plan_key=plan_key, admin=admin, actor="opt-in")
+            report.full_syncs += 1
+        except SyncBusy:
+            return  # a lead's sync is running; it takes the members along, and we look again next round
+        return
+    for name, spec in wanted.items():
+        body = spec.body(desired.project)
+        if segment_fingerprint(actual[name]) != segment_fingerprint(body):
+            admin.update_segment(actual[name]["id"], body)
+            report.segment_writes += 1
+    with session_scope(database_url) as session:
+        mark_pushed(session, versions)
+
+
+class MembershipPusher:
+    """The loop, run in a daemon thread beside the web app (started and stopped with its lifespan)."""
+
+    def __init__(self, *, database_url: str, admin, interval: float = 1.0):
+        self.database_url, self.admin, self.interval = database_url, admin, interval
+        self.report = PushReport()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="membership-pusher", daemon=True)
+        self._limits: tuple[float, Limits] | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def limits(self) -> Limits:
+        if self._limits is None or time.monotonic() - self._limits[0] > 300:
+            self._limits = (time.monotonic(), Limits.of(self.admin.resource_limits()))
+        return self._limits[1]
+
+    def push_once(self) -> None:
+        for plan_key in dirty_plans(self.database_url):
+            try:
+                push_plan(self.database_url, plan_key, self.admin, self.limits(), self.report)
+                self.report.plans += 1
+            except UnleashError as exc:
+                # nothing is lost: the cohort stays marked, the next round tries again
+                log.warning("opt-in changes of plan %s not pushed yet: %s", plan_key, exc)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.push_once()
+            except Exception:  # noqa: BLE001 - the loop must survive anything one round meets
+                log.exception("membership push round failed; trying again")
