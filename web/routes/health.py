@@ -24,5 +24,13 @@ def health(request: Request) -> dict[str, Any]:
     if settings.admin_token.get_secret_value():
         with settings.admin() as admin:
             unleash_ok = admin.health()
-    return {"status": "ok" if revision and unleash_ok else "degraded", "database_revision": revision,
-            "database_error": db_error, "unleash": "up" if unleash_ok else "unreachable or not configured"}
+    result = {"status": "ok" if revision and unleash_ok else "degraded", "database_revision": revision,
+              "database_error": db_error, "unleash": "up" if unleash_ok else "unreachable or not configured"}
+    pusher = getattr(request.app.state, "pusher", None)
+    if pusher is not None:
+        result["opt_in_push"] = {"plans_pushed": pusher.report.plans, "segment_writes": pusher.report.segment_writes,
+                                 "full_syncs": pusher.report.full_syncs, "admin_writes": pusher.admin.writes}
+    reader = getattr(request.app.state, "reader", None)
+    if reader is not None:
+        result["flag_reader"] = reader.health().as_dict()
+    return result

@@ -1,0 +1,90 @@
+"""The pilot page and its JSON API: join with the guidelines, leave, waitlist, and who may act for whom."""
+
+from __future__ import annotations
+
+import pytest
+
+from planner.db import session_scope
+from planner.optin import roster
+from tests.web.conftest import sign_in
+
+
+def members(database_url):
+    with session_scope(database_url) as session:
+        m, w = roster(session, plan_key="intranet-rollout", cohort_key="pilot")
+    return [r.user_id for r in m], [r.user_id for r in w]
+
+
+def test_the_pilot_page_lists_open_cohorts_with_guidelines(member, demo):
+    page = member.get("/pilot").text
+    assert "Pilot group" in page and "50 of 50 places left" in page
+    assert "Be respectful." in page and "version 1" in page
+    assert "innovation-blog" in page and "from 02 Nov 2026" in page
+    assert "HR" not in page.split('id="offers"')[1].split("</h2>")[0]  # only opt-in cohorts are offered
+
+
+def test_join_requires_accepting_the_guidelines_then_leave(member, demo, database_url):
+    refused = member.post("/pilot/intranet-rollout/pilot/join", {})
+    assert refused.status_code == 422 and "accept the current usage guidelines (version 1)" in refused.text
+    joined = member.post("/pilot/intranet-rollout/pilot/join", {"accept": "1"})
+    assert joined.status_code == 200 and "You are in." in joined.text and "you are a member" in joined.text
+    assert members(database_url) == (["u-7"], [])
+    left = member.post("/pilot/intranet-rollout/pilot/leave", {})
+    assert "You left the pilot." in left.text and members(database_url) == ([], [])
+
+
+def test_a_full_pilot_puts_people_on_the_waitlist_and_promotes_them(app, demo, database_url, lead):
+    from planner.editing import save_edit
+
+    with session_scope(database_url) as session:
+        save_edit(session=session, key="intranet-rollout", actor="lead", summary="capacity 1",
+                  edit=lambda doc: doc["cohorts"][0].update(capacity=1))
+    first, second = sign_in(app, "ann", "member"), sign_in(app, "bo", "member")
+    first.post("/pilot/intranet-rollout/pilot/join", {"accept": "1"})
+    waiting = second.post("/pilot/intranet-rollout/pilot/join", {"accept": "1"})
+    assert "you are number 1 on the waitlist" in waiting.text
+    # the lead sees both, removes the member, and the first waiting moves up
+    page = lead.get("/plans/intranet-rollout/cohorts/pilot/members").text
+    assert "ann" in page and "bo" in page
+    removed = lead.post("/plans/intranet-rollout/cohorts/pilot/members/remove", {"user": "ann"})
+    assert "Removed ann. bo moved up from the waitlist." in removed.text
+    assert members(database_url) == (["bo"], [])
+    csv = lead.get("/plans/intranet-rollout/cohorts/pilot/members.csv")
+    assert csv.text.splitlines()[0].startswith("user_id,status") and csv.text.splitlines()[1].startswith("bo,member")
+
+
+def test_the_json_api_joins_for_yourself_only(member, demo, database_url):
+    joined = member.post("/api/pilot/intranet-rollout/pilot/join", json={"accept_guidelines_version": 1}, data=None)
+    assert joined.status_code == 200 and joined.json()["status"] == "member"
+    for_someone_else = member.post("/api/pilot/intranet-rollout/pilot/join",
+                                   json={"accept_guidelines_version": 1, "user": "victim"})
+    assert for_someone_else.status_code == 403
+    assert member.get("/api/pilot/offers?user=victim").status_code == 403
+    offers = member.get("/api/pilot/offers").json()
+    assert offers[0]["cohort"] == "pilot" and offers[0]["status"] == "member"
+    features = member.get("/api/pilot/features").json()
+    assert {f["feature"] for f in features if f["now"]} == {"innovation-blog", "wiki"}
+    assert all(f["unleash"] is None for f in features)  # no reader in this app: not evaluated, not guessed
+    assert member.post("/api/pilot/intranet-rollout/pilot/leave", json={}).json()["status"] == "none"
+    assert members(database_url) == ([], [])
+
+
+def test_json_posts_need_the_csrf_token_too(member, demo):
+    response = member.client.post("/api/pilot/intranet-rollout/pilot/join", json={"accept_guidelines_version": 1})
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("url", ["/pilot", "/me/features", "/api/pilot/offers"])
+def test_pilot_pages_need_a_signed_in_user(app, url):
+    from fastapi.testclient import TestClient
+
+    assert TestClient(app, follow_redirects=False).get(url).status_code in (303, 401)
+
+
+def test_my_features_explains_now_and_coming(app, demo, database_url):
+    hr = sign_in(app, "hr-1", "member")
+    hr.client.post("/login", data={"user": "hr-1", "role": "member", "department": "HR", "csrf_token": hr.csrf})
+    page = hr.get("/me/features").text
+    assert "Now" in page and "Coming" in page
+    assert "Communities" in page.split("<h2>Coming</h2>")[1]  # 'general' starts Feb 2027
+    assert "cohort &#39;hr&#39;" in page
