@@ -22,7 +22,8 @@ from planner.settings import PlannerSettings
 from planner.store import load_plan as load_stored_plan
 from planner.validation import PlanInvalid
 
-app = typer.Typer(help="The rollout planner: plans in, flags out.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(help="The rollout planner: plans in, flags out.", no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_show_locals=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 plan_app = typer.Typer(help="Plans: apply a plan file, export, list.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -47,6 +48,27 @@ def stored_plan(session, key: str):
     if plan is None:
         raise fail(f"no plan '{key}' (see `planner plan list`)")
     return plan
+
+
+NEEDS_NO_DATABASE = {"db", "serve"}
+
+
+@app.callback()
+def check_database(ctx: typer.Context) -> None:
+    """Every command but `db upgrade` needs a migrated database: say so plainly instead of a traceback."""
+    if ctx.invoked_subcommand in NEEDS_NO_DATABASE:
+        return
+    from sqlalchemy.engine import make_url
+
+    url = database_url()
+    shown = make_url(url).render_as_string(hide_password=True)
+    try:
+        current = migrate.current(url)
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the database is reported the same way
+        raise fail(f"cannot open the database {shown} ({type(exc).__name__}); check PLANNER_DATABASE_URL") from None
+    if current != migrate.head():
+        raise fail(f"the database {shown} is not set up for this planner (revision {current or 'none'}); "
+                   "run `planner db upgrade`")
 
 
 @db_app.command("upgrade")
@@ -225,3 +247,29 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     import uvicorn
 
     uvicorn.run("web.app:create_app", factory=True, host=host, port=port)
+
+
+@app.command()
+def bootstrap(plan: str) -> None:
+    """Print a bootstrap file of the plan's flags as Unleash serves them now (for `FlagReader(bootstrap=...)`)."""
+    import json
+
+    import httpx
+
+    from flags.bootstrap import bootstrap_for, fetch_client_payload
+    from flags.settings import UnleashSettings
+
+    with session_scope(database_url()) as session:
+        spec = stored_plan(session, plan)
+    settings = UnleashSettings()
+    token = settings.client_token.get_secret_value()
+    if not token:
+        raise fail("UNLEASH_CLIENT_TOKEN is not set: the bootstrap is read from the client API, as SDKs read it")
+    try:
+        payload = fetch_client_payload(settings.url, token)
+    except PermissionError as exc:
+        raise fail(str(exc)) from None
+    except httpx.HTTPError as exc:
+        raise fail(f"Unleash at {settings.url} did not answer: {type(exc).__name__}") from None
+    flags = {spec.flag_name(f.key) for f in spec.features}
+    sys.stdout.write(json.dumps(bootstrap_for(payload, flags), indent=2) + "\n")

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from flags.desired import DesiredState, FlagSpec, SegmentSpec, StrategySpec, is_owned_name
+from flags.desired import DesiredState, FlagSpec, StrategySpec, is_owned_name
 
 MULTI_VALUED = {"IN", "NOT_IN", "STR_CONTAINS", "STR_STARTS_WITH", "STR_ENDS_WITH"}
 

@@ -95,3 +95,14 @@ def test_sync_json_gives_counts_and_items_and_no_secret(cli_env, monkeypatch, tm
     refused = run("sync", key)
     assert refused.exit_code == 1 and "wrong-secret-123456" not in refused.output
     assert "admin API token" in refused.output and "nothing is lost" not in refused.output
+
+
+def test_a_database_that_is_not_set_up_gets_advice_not_a_traceback(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLANNER_DATABASE_URL", f"sqlite:///{tmp_path / 'new.db'}")
+    result = run("plan", "list")
+    assert result.exit_code == 1 and "run `planner db upgrade`" in result.output
+    assert "Traceback" not in result.output
+    monkeypatch.setenv("PLANNER_DATABASE_URL", "postgresql+psycopg://planner:hunter2-secret@127.0.0.1:1/none")
+    unreachable = run("plan", "list")
+    assert unreachable.exit_code == 1 and "hunter2-secret" not in unreachable.output
+    assert "check PLANNER_DATABASE_URL" in unreachable.output

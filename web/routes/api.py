@@ -69,3 +69,22 @@ def api_syncs(key: str, request: Request, _lead: Lead) -> list[dict[str, Any]]:
         return [{"id": r.id, "started_at": r.started_at, "finished_at": r.finished_at, "dry_run": r.dry_run,
                  "outcome": r.outcome, "writes": r.writes, "counts": r.counts, "changes": r.changes, "error": r.error}
                 for r in runs(session, row.id)]
+
+
+@router.get("/plans/{key}/bootstrap")
+def api_bootstrap(key: str, request: Request, _lead: Lead) -> dict[str, Any]:
+    """The plan's flags and segments as Unleash serves them to SDKs now: a bootstrap file for the flag reader."""
+    from flags.bootstrap import bootstrap_for, fetch_client_payload
+    from flags.settings import UnleashSettings
+
+    plan = _plan(request, key)
+    settings = UnleashSettings()
+    if not settings.client_token.get_secret_value():
+        raise HTTPException(503, "the planner has no UNLEASH_CLIENT_TOKEN to read the client API with")
+    try:
+        payload = fetch_client_payload(settings.url, settings.client_token.get_secret_value())
+    except PermissionError as exc:
+        raise HTTPException(502, str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - any transport failure is "Unleash unreachable" here
+        raise HTTPException(502, f"Unleash did not answer ({type(exc).__name__})") from None
+    return bootstrap_for(payload, {plan.flag_name(f.key) for f in plan.features})
