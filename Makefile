@@ -102,6 +102,10 @@ bench: venv
 	@$(DEVSTACK) up >/dev/null
 	@$(WITH_STACK_ENV) $(PY) bench/sync_bench.py
 
+bench-optin: venv
+	@$(DEVSTACK) up >/dev/null
+	@$(WITH_STACK_ENV) $(PY) bench/optin_bench.py $(BENCH_ARGS)
+
 clean:
 	@if [ -d .run ]; then $(if $(wildcard $(PY)),$(DEVSTACK),python3 scripts/devstack.py) down --purge; fi
 	rm -rf unleash/node_modules web/assets/node_modules .pytest_cache .hypothesis

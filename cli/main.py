@@ -26,8 +26,10 @@ app = typer.Typer(help="The rollout planner: plans in, flags out.", no_args_is_h
                   pretty_exceptions_show_locals=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 plan_app = typer.Typer(help="Plans: apply a plan file, export, list.", no_args_is_help=True)
+token_app = typer.Typer(help="Platform API tokens: create (shown once), list, revoke.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(plan_app, name="plan")
+app.add_typer(token_app, name="token")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -128,6 +130,61 @@ def plan_list() -> None:
         table.add_row(row.key, row.title, str(row.version), f"{row.project}/{row.environment}",
                       row.updated_at.strftime("%Y-%m-%d %H:%M"))
     out.print(table)
+
+
+@token_app.command("create")
+def token_create(name: Annotated[str, typer.Argument(help="who uses it, e.g. collab-platform")],
+                 actor: Annotated[str, typer.Option(help="who creates it, for the audit log")] = "cli") -> None:
+    """Create a token for a machine client; it is printed this once (to standard output, alone on its line)."""
+    from planner.tokens import TokenRefused, create_token
+
+    try:
+        with session_scope(database_url()) as session:
+            row, token = create_token(session=session, name=name, actor=actor)
+    except TokenRefused as exc:
+        raise fail(str(exc)) from None
+    err.print(f"created token '{row.name}'. Copy it now: it is not shown again (the planner keeps only its hash).",
+              highlight=False, markup=False)
+    sys.stdout.write(token + "\n")
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """The tokens: name, first characters, created, last used, revoked. Never the tokens themselves."""
+    from planner.tokens import list_tokens
+
+    with session_scope(database_url()) as session:
+        rows = list_tokens(session=session)
+    if not rows:
+        out.print("no tokens yet: `planner token create NAME`")
+        return
+
+    def when(value: datetime | None) -> str:
+        return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+    table = Table("starts with", "created (UTC)", "by", "last used (UTC)", "revoked (UTC)")
+    table.columns.insert(0, Column("name", no_wrap=True))
+    for row in rows:
+        table.add_row(row.name, f"{row.prefix}…", when(row.created_at), row.created_by, when(row.last_used_at),
+                      when(row.revoked_at))
+    out.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(name: str,
+                 actor: Annotated[str, typer.Option(help="who revokes it, for the audit log")] = "cli") -> None:
+    """Revoke a token: requests with it are refused from now on. Revoking it again changes nothing."""
+    from planner.tokens import TokenMissing, find_token, revoke_token
+
+    try:
+        with session_scope(database_url()) as session:
+            before = getattr(find_token(session, name), "revoked_at", None)
+            row = revoke_token(session=session, name=name, actor=actor)
+    except TokenMissing:
+        raise fail(f"no token '{name}' (see `planner token list`)") from None
+    message = (f"token '{row.name}' was revoked already, on {before.strftime('%Y-%m-%d %H:%M')} UTC" if before
+               else f"token '{row.name}' revoked: requests with it are refused from now on")
+    out.print(message, highlight=False, markup=False)
 
 
 def parse_instant(value: str) -> datetime:

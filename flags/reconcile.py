@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from flags.desired import DesiredState, DesiredStateError, Limits, desired_state, flag_marker
+from flags.desired import DesiredState, DesiredStateError, Limits, desired_state, flag_marker, is_owned_name
 from flags.errors import UnleashConflict
 from flags.diff import Change, Diff, diff, fingerprints
 
@@ -43,6 +43,11 @@ def prepare(plan, *, admin, members: dict[str, list[str]] | None = None,
     limits = Limits.of(admin.resource_limits())
     desired = desired_state(plan, members=members, limits=limits)
     actual = admin.read_project_state(desired.project, desired.environment)
+    others = sum(1 for s in actual.segments if not is_owned_name(plan.key, s.get("name")))
+    if others + len(desired.segments) > limits.segments:
+        raise DesiredStateError(
+            f"Unleash holds {others} segments of other plans or people and this plan needs {len(desired.segments)}; "
+            f"the server allows {limits.segments} in all. Remove unused segments, or raise UNLEASH_SEGMENTS_LIMIT")
     segment_ids = {s["name"]: s["id"] for s in actual.segments if s.get("name") in desired.segments}
     return SyncPlan(desired, diff(desired, actual, previous), segment_ids)
 

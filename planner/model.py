@@ -170,5 +170,8 @@ class Plan(Spec):
     def flag_name(self, feature_key: str) -> str:
         return f"{self.flag_prefix}{feature_key}"
 
+    def feature(self, key: str) -> Feature:
+        return next(f for f in self.features if f.key == key)
+
     def cohort(self, key: str) -> Cohort:
         return next(c for c in self.cohorts if c.key == key)

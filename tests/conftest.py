@@ -47,3 +47,22 @@ def each_database_url(request):
     if request.param == "sqlite":
         return request.getfixturevalue("database_url")
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def unleash_left_clean():
+    """Plans the tests sync are taken out of the real Unleash before and after the run."""
+    names = ("UNLEASH_URL", "UNLEASH_ADMIN_TOKEN")
+    if not all(os.environ.get(n) for n in names):
+        yield
+        return
+    from tests.integration.unleash import remove_test_plans
+    from flags.admin import UnleashAdmin
+
+    with UnleashAdmin(os.environ["UNLEASH_URL"], os.environ["UNLEASH_ADMIN_TOKEN"]) as admin:
+        if admin.health():
+            remove_test_plans(admin)
+    yield
+    with UnleashAdmin(os.environ["UNLEASH_URL"], os.environ["UNLEASH_ADMIN_TOKEN"]) as admin:
+        if admin.health():
+            remove_test_plans(admin)

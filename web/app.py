@@ -14,7 +14,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from flags.settings import UnleashSettings
 from planner.settings import PlannerSettings
 from web.auth import NotSignedIn
-from web.routes import api, audit, health, pilot, pilot_api, plan_page, plans, preview, roster, session, sync
+from web.routes import api, audit, health, pilot, pilot_api, plan_page, plans, preview, roster, session, sync, tokens
 from web.settings import WebSettings
 
 HERE = Path(__file__).resolve().parent
@@ -72,7 +72,7 @@ def create_app(*, web_settings: WebSettings | None = None, database_url: str | N
                                    swagger_favicon_url="/static/vendor/swagger/favicon-32x32.png")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # plan_page last: its /plans/{key}/{kind} would otherwise catch /preview and /sync
-    for module in (health, session, api, pilot_api, pilot, plans, preview, sync, roster, audit, plan_page):
+    for module in (health, session, api, pilot_api, pilot, plans, preview, sync, roster, audit, tokens, plan_page):
         app.include_router(module.router)
 
     @app.exception_handler(NotSignedIn)

@@ -1,4 +1,4 @@
-"""Who is asking: identity from a trusted SSO header or the development sign-in; roles; CSRF."""
+"""Who is asking: identity from a platform API token, a trusted SSO header or the development sign-in; roles; CSRF."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from planner.tokens import TOKEN_PREFIX, verify_token
+from web.deps import db
 from web.settings import WebSettings
 
 
@@ -17,9 +20,11 @@ class Identity:
     user: str
     groups: frozenset[str]
     lead: bool
-    via: str  # "sso" | "dev"
+    via: str  # "sso" | "dev" | "token"
     # context properties the cohorts' rules use (department, location, ...), from the SSO proxy's headers
     properties: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    # a machine client (the collaboration platform) holding an API token, not a person
+    platform: bool = False
 
 
 class NotSignedIn(Exception):
@@ -30,7 +35,41 @@ def settings(request: Request) -> WebSettings:
     return request.app.state.web_settings
 
 
+def _bearer(request: Request) -> str | None:
+    """The planner's own token from `Authorization: Bearer rp_…`; other Authorization headers (an SSO proxy's
+    own bearer, say) are not ours to judge and are ignored."""
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() != "bearer" or not credentials.startswith(TOKEN_PREFIX):
+        return None
+    return credentials
+
+
+def token_identity(request: Request) -> Identity | None:
+    """The platform behind a bearer token; None without one; 401 for an unknown or revoked one.
+    Looked up once per request (identify() is asked several times: CSRF, the route, the page)."""
+    token = _bearer(request)
+    if token is None:
+        return None
+    known = getattr(request.state, "token_identity", None)
+    if known is not None:
+        return known
+    with db(request) as session:
+        row = verify_token(session=session, token=token)
+        name = row.name if row is not None else None
+    if name is None:
+        # never the token itself: error messages end up in logs
+        raise HTTPException(401, "the API token is unknown or has been revoked; ask a project lead for a new one",
+                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    identity = Identity(user=f"platform:{name}", groups=frozenset(), lead=False, via="token", platform=True)
+    request.state.token_identity = identity
+    return identity
+
+
 def identify(request: Request) -> Identity | None:
+    platform = token_identity(request)
+    if platform is not None:
+        return platform
     config = settings(request)
     header = request.headers.get(config.identity_header)
     if header is not None:
@@ -63,8 +102,21 @@ def require_lead(identity: Annotated[Identity, Depends(current_identity)]) -> Id
     return identity
 
 
+# declares the bearer scheme in the OpenAPI document (Swagger UI's "Authorize"); identify() does the checking
+platform_token = HTTPBearer(auto_error=False, scheme_name="platform token",
+                            description="A platform API token, `rp_…`, from `planner token create NAME` or /tokens.")
+
+
+def require_platform(identity: Annotated[Identity, Depends(current_identity)],
+                     _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(platform_token)]) -> Identity:
+    if not identity.platform:
+        raise HTTPException(403, "only the platform may do this, with its API token (Authorization: Bearer rp_…)")
+    return identity
+
+
 Lead = Annotated[Identity, Depends(require_lead)]
 Someone = Annotated[Identity, Depends(current_identity)]
+Platform = Annotated[Identity, Depends(require_platform)]
 
 
 def csrf_token(request: Request) -> str:
@@ -77,6 +129,10 @@ def csrf_token(request: Request) -> str:
 async def verify_csrf(request: Request) -> None:
     """Every state-changing request carries the session's token (header from htmx, field from forms)."""
     if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    # A browser never adds an Authorization header by itself, and another site's page cannot set one without a
+    # CORS preflight the planner does not answer: a valid bearer token cannot be a forged request. A cookie can.
+    if token_identity(request) is not None:
         return
     expected = request.session.get("csrf")
     sent = request.headers.get("X-CSRF-Token")

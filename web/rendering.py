@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 from jinja2_fragments.fastapi import Jinja2Blocks
 
 from web.auth import csrf_token, identify
@@ -34,7 +34,11 @@ def is_htmx(request: Request) -> bool:
 def render(request: Request, template: str, context: dict[str, Any], *, block: str | None = None,
            status: int = 200, always_block: bool = False):
     """The whole page, or for an htmx request just `block` — the component being replaced."""
-    context = {"identity": identify(request), "csrf": csrf_token(request), **context}
+    try:
+        identity = identify(request)
+    except HTTPException:  # the error page of a refused credential (bad token, untrusted header) shows no one
+        identity = None
+    context = {"identity": identity, "csrf": csrf_token(request), **context}
     use_block = block if (always_block or is_htmx(request)) else None
     response = templates.TemplateResponse(request, template, context, status_code=status, block_name=use_block)
     response.headers["Vary"] = "HX-Request"

@@ -19,7 +19,8 @@ def sign_in(page: Page, base: str, user: str = "lead-1") -> None:
     expect(page.get_by_role("heading", name="Rollout plans")).to_be_visible()
 
 
-def add(page: Page, section: str, fields: dict[str, str], selects: dict[str, str] | None = None) -> None:
+def add(page: Page, section: str, fields: dict[str, str], selects: dict[str, str] | None = None, *,
+        accepted: bool = True) -> None:
     box = page.locator(f"#{section}")
     box.get_by_role("link", name=re.compile("^Add ")).click()
     for label, value in (selects or {}).items():
@@ -27,6 +28,8 @@ def add(page: Page, section: str, fields: dict[str, str], selects: dict[str, str
     for label, value in fields.items():
         box.get_by_label(re.compile("^" + re.escape(label))).first.fill(value)
     box.get_by_role("button", name="Add", exact=True).click()
+    if accepted:  # the component comes back without its form (and the page's other parts are refreshed)
+        expect(box.get_by_role("link", name=re.compile("^Add "))).to_be_visible()
 
 
 def click_cell(page: Page, plan: str, phase: str, field: str, item: str) -> None:
@@ -65,7 +68,8 @@ def test_a_lead_plans_previews_and_syncs_a_rollout(page: Page, live_server):
     add(page, "phases", {"Key": "pilot", "Name": "Pilot", "Starts (with timezone)": "2030-01-10T08:00+01:00"})
     add(page, "phases", {"Key": "wave-1", "Name": "Wave 1", "Starts (with timezone)": "2030-02-01T08:00+01:00"})
     # a mistake: no timezone — the error appears next to the field, and the input stays
-    add(page, "phases", {"Key": "general", "Name": "Everyone", "Starts (with timezone)": "2030-03-01T08:00"})
+    add(page, "phases", {"Key": "general", "Name": "Everyone", "Starts (with timezone)": "2030-03-01T08:00"},
+        accepted=False)
     error = page.locator("#phases #err-starts")
     expect(error).to_contain_text("needs a timezone")
     starts = page.locator("#phases").get_by_label(re.compile("^Starts"))

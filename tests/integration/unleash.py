@@ -62,3 +62,35 @@ def sdk_client(env, tmp_path, refresh_interval: int = 1) -> UnleashClient:
 
 def admin_client(env) -> UnleashAdmin:
     return UnleashAdmin(env["UNLEASH_URL"], env["UNLEASH_ADMIN_TOKEN"])
+
+
+# plan keys the tests make (unique(...) suffixes); anything else on the server — the demo plan, a
+# developer's own plans, a benchmark running beside — is not the tests' to remove
+TEST_PLAN = r"(sync|truth|cli|push|pilot|journey)-[0-9a-f]{6,8}"
+
+
+def remove_test_plans(admin: UnleashAdmin, *, environments=("development", "production")) -> int:
+    """Take every plan the tests synced out of Unleash, with the planner's own reconciler: an empty plan
+    of the same key archives its flags and deletes its segments; the archived flags are then deleted for
+    good. Unleash allows 300 segments in all, so test runs must not leave theirs behind."""
+    import re
+
+    from flags.reconcile import execute, prepare
+    from planner.model import Plan, UnleashBinding
+
+    keys = set()
+    for flag in admin.list_features("default"):
+        match = re.search(rf"\[managed by rollout planner: ({TEST_PLAN})\]", flag.get("description") or "")
+        if match:
+            keys.add(match.group(1))
+    keys |= {match.group(1) for s in admin.list_segments() if (match := re.match(rf"rp:({TEST_PLAN}):", s["name"]))}
+    archived = []
+    for key in sorted(keys):
+        for environment in environments:
+            empty = Plan(plan=key, unleash=UnleashBinding(environment=environment))
+            sync = prepare(empty, admin=admin)
+            archived += [c.name for c in sync.diff.changes if c.action == "archive"]
+            execute(sync, admin=admin)
+    if archived:
+        admin.delete_archived_features("default", archived)
+    return len(keys)

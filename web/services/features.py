@@ -39,5 +39,7 @@ def user_features(plan: Plan, user: User, *, now: datetime, members: dict[str, l
         if line is None:
             line = lines[feature] = FeatureLine(plan.key, feature, plan.flag_name(feature), names[feature],
                                                 reason.starts, reason.starts <= now)
+        if line.planned_now and reason.starts > now:
+            continue  # a later way to the same feature is no reason for having it today
         line.reasons.append(f"cohort '{cohort}', {reason.describe()}")
     return sorted(lines.values(), key=lambda line: line.since)

@@ -56,10 +56,12 @@ def push_plan(database_url: str, plan_key: str, admin, limits: Limits, report: P
     if set(wanted) != have:
         # a segment more or less means strategies change too: the full, level-triggered sync does it
         try:
-            sync_plan(database_url=database_url, plan_key=plan_key, admin=admin, actor="opt-in")
-            report.full_syncs += 1
+            outcome = sync_plan(database_url=database_url, plan_key=plan_key, admin=admin, actor="opt-in")
         except SyncBusy:
             return  # a lead's sync is running; it takes the members along, and we look again next round
+        report.full_syncs += 1
+        if outcome.outcome != "ok":
+            log.warning("opt-in changes of plan %s not pushed yet: %s", plan_key, outcome.error)
         return
     for name, spec in wanted.items():
         body = spec.body(desired.project)

@@ -1,0 +1,63 @@
+"""Platform API tokens: the leads' page (list, create — shown once —, revoke) and the platform's whoami."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, Field
+
+from planner.tokens import TokenMissing, TokenRefused, create_token, list_tokens, revoke_token
+from web.auth import Lead, Platform, verify_csrf
+from web.deps import db
+from web.rendering import is_htmx, render
+
+router = APIRouter(dependencies=[Depends(verify_csrf)])
+
+
+def _page(request: Request, *, status: int = 200, **extra):
+    with db(request) as session:
+        tokens = list_tokens(session=session)
+    return render(request, "tokens.html", {"tokens": tokens, **extra}, block="tokens", status=status)
+
+
+@router.get("/tokens", tags=["tokens"])
+def tokens_page(request: Request, _lead: Lead):
+    return _page(request)
+
+
+@router.post("/tokens", tags=["tokens"])
+def create(request: Request, lead: Lead, name: Annotated[str, Form()] = ""):
+    try:
+        with db(request) as session:
+            row, token = create_token(session=session, name=name, actor=lead.user)
+    except TokenRefused as exc:
+        return _page(request, status=422, errors={exc.field: exc.message}, form={"name": name})
+    response = _page(request, created=row, token=token)
+    response.headers["Cache-Control"] = "no-store"  # the one response that carries the token: keep no copy
+    return response
+
+
+@router.post("/tokens/{name}/revoke", tags=["tokens"])
+def revoke(name: str, request: Request, lead: Lead):
+    try:
+        with db(request) as session:
+            revoke_token(session=session, name=name, actor=lead.user)
+    except TokenMissing:
+        raise HTTPException(404, f"no token '{name}'") from None
+    if is_htmx(request):
+        return _page(request, revoked=name)
+    return RedirectResponse("/tokens", status_code=303)
+
+
+class PlatformWhoami(BaseModel):
+    platform: str = Field(description="the name the token was created with")
+
+
+@router.get("/api/platform/whoami", tags=["platform API"], response_model=PlatformWhoami,
+            responses={401: {"description": "no token, or an unknown or revoked one"},
+                       403: {"description": "signed in, but not with a platform token"}})
+def whoami(platform: Platform):
+    """Which platform token the request carries: a check for the platform's configuration."""
+    return PlatformWhoami(platform=platform.user.removeprefix("platform:"))
