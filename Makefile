@@ -25,7 +25,8 @@ help:
 	@echo "make stop     stop them again (data and tokens stay in .run/)"
 	@echo "make browser  make sure Chromium is there for the browser tests (as root: installs Debian's chromium)"
 	@echo "make test     run the tests against the running stack (PYTEST_ARGS='-k ...' to narrow)"
-	@echo "make run      set up, start Unleash, apply and sync the demo plan, serve http://127.0.0.1:8000"
+	@echo "make run      set up, start Unleash, apply and sync the demo plan, serve the planner on :8000 and the"
+	@echo "              example intranet (pages behind the flags) on :8001"
 	@echo "make bench    the sync benchmark (200 features x 10 cohorts) against the running Unleash"
 	@echo "make clean    stop the stack and delete .run/ (databases, tokens), node_modules and caches"
 
@@ -95,8 +96,11 @@ run: venv assets
 	$(VENV)/bin/planner db upgrade; \
 	$(VENV)/bin/planner plan apply $(DEMO_PLAN) --actor demo; \
 	$(VENV)/bin/planner sync intranet-rollout --actor demo; \
-	echo "planner: http://127.0.0.1:8000 (development sign-in)  API docs: /docs  (Ctrl-C stops it)"; \
-	exec $(VENV)/bin/planner serve --host 127.0.0.1 --port 8000
+	$(VENV)/bin/uvicorn examples.platform.app:create_app --factory --host 127.0.0.1 --port 8001 \
+		--log-level warning & platform=$$!; trap 'kill $$platform 2>/dev/null' EXIT INT TERM; \
+	echo "planner:  http://127.0.0.1:8000 (development sign-in)  API docs: /docs"; \
+	echo "intranet: http://127.0.0.1:8001 (the example platform, pages behind the flags)  Ctrl-C stops both"; \
+	$(VENV)/bin/planner serve --host 127.0.0.1 --port 8000
 
 bench: venv
 	@$(DEVSTACK) up >/dev/null

@@ -212,3 +212,10 @@ def mark_pushed(session: Session, versions: dict[int, int]) -> None:
     for cohort_id, version in versions.items():
         session.exec(update(CohortRow).where(CohortRow.id == cohort_id, CohortRow.pushed_version < version)
                      .values(pushed_version=version))
+
+
+def guidelines_changed(session: Session, plan_key: str) -> None:
+    """New guidelines (or a new pause rule) may change who each opt-in cohort admits: have them pushed."""
+    plan_id = session.exec(select(PlanRow.id).where(PlanRow.key == plan_key)).one()
+    session.exec(update(CohortRow).where(CohortRow.plan_id == plan_id, CohortRow.kind == CohortKind.opt_in.value)
+                 .values(membership_version=CohortRow.membership_version + 1))

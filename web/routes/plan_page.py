@@ -10,6 +10,7 @@ from jinja2_fragments import render_block
 
 from planner.editing import (EditConflict, EditInvalid, PlanMissing, drop_item, find, fingerprint, item_index,
                              load_for_edit, put_item, save_edit, toggle_in)
+from planner.optin import guidelines_changed
 from planner.planfile import plan_document
 from planner.userlist import UserListInvalid, parse_user_list
 from web import forms
@@ -70,12 +71,15 @@ async def save_sheet(key: str, request: Request, lead: Lead):
             version += 1
         doc.update(title=str(form.get("title") or "").strip(), goal=str(form.get("goal") or "").strip(),
                    currency=str(form.get("currency") or "EUR").strip().upper(),
-                   guidelines={"version": version, "text": text})
+                   guidelines={"version": version, "text": text, "pause_until_accepted": bool(form.get("pause"))})
 
     try:
         with db(request) as session:
-            save_edit(session=session, key=key, actor=lead.user, seen=seen, edit=edit,
-                      summary="changed the strategy sheet")
+            before = load_for_edit(session, key)[1].guidelines
+            after = save_edit(session=session, key=key, actor=lead.user, seen=seen, edit=edit,
+                              summary="changed the strategy sheet").guidelines
+            if after != before:
+                guidelines_changed(session, key)
     except PlanMissing:
         raise HTTPException(404, f"no plan '{key}'") from None
     except EditConflict as exc:
