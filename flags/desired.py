@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from flags.limits import ResourceLimits
 from planner.access import access_starts
 from planner.membership import group_id
 from planner.model import Cohort, CohortKind, Plan, Rule
@@ -25,23 +26,6 @@ MAX_SEGMENT_BODY_BYTES = 80_000
 
 class DesiredStateError(ValueError):
     """The plan cannot be written within the server's limits; the message says what to change."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The server limits the desired state must respect (`/api/admin/ui-config` → resourceLimits)."""
-
-    constraint_values: int = 250
-    segment_values: int = 1000
-    strategy_segments: int = 5
-    constraints: int = 30
-    feature_environment_strategies: int = 30
-    segments: int = 300
-    feature_flags: int = 5000
-
-    @classmethod
-    def of(cls, limits: Any) -> Limits:
-        return cls(**{name: getattr(limits, name) for name in cls.__dataclass_fields__})
 
 
 @dataclass(frozen=True)
@@ -129,7 +113,7 @@ def _rule_constraint(rule: Rule) -> dict[str, Any]:
                       case_insensitive=rule.case_insensitive)
 
 
-def _chunks(users: list[str], limits: Limits) -> list[list[str]]:
+def _chunks(users: list[str], limits: ResourceLimits) -> list[list[str]]:
     """Split user ids into groups that fit one constraint, one segment and one request body each."""
     size = min(limits.constraint_values, limits.segment_values)
     chunks: list[list[str]] = [[]]
@@ -144,7 +128,7 @@ def _chunks(users: list[str], limits: Limits) -> list[list[str]]:
     return chunks
 
 
-def cohort_segments(plan: Plan, cohort: Cohort, members: list[str], limits: Limits) -> list[SegmentSpec]:
+def cohort_segments(plan: Plan, cohort: Cohort, members: list[str], limits: ResourceLimits) -> list[SegmentSpec]:
     """The segments of one cohort; none for `everyone` (its strategies need none) or for a cohort without users."""
     if cohort.kind is CohortKind.everyone:
         return []
@@ -172,7 +156,7 @@ def cohort_segments(plan: Plan, cohort: Cohort, members: list[str], limits: Limi
             for n, chunk in enumerate(chunks, start=1)]
 
 
-def desired_state(plan: Plan, *, members: dict[str, list[str]] | None = None, limits: Limits = Limits()) -> DesiredState:
+def desired_state(plan: Plan, *, members: dict[str, list[str]] | None = None, limits: ResourceLimits = ResourceLimits()) -> DesiredState:
     """Everything the plan needs in Unleash. `members` are opt-in cohort members, in join order."""
     members = members or {}
     state = DesiredState(plan.key, plan.unleash.project, plan.unleash.environment)

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from flags.desired import DesiredState, DesiredStateError, Limits, desired_state, flag_marker, is_owned_name
+from flags.desired import DesiredState, DesiredStateError, desired_state, flag_marker, is_owned_name
 from flags.errors import UnleashConflict
 from flags.diff import Change, Diff, diff, fingerprints
 
@@ -40,7 +40,7 @@ class SyncPlan:
 def prepare(plan, *, admin, members: dict[str, list[str]] | None = None,
             previous: dict[str, Any] | None = None) -> SyncPlan:
     """Read the server's limits and state and compute the diff; writes nothing (this is the dry run)."""
-    limits = Limits.of(admin.resource_limits())
+    limits = admin.resource_limits()
     desired = desired_state(plan, members=members, limits=limits)
     actual = admin.read_project_state(desired.project, desired.environment)
     others = sum(1 for s in actual.segments if not is_owned_name(plan.key, s.get("name")))

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from flags.admin import UnleashAdmin
-from flags.desired import Limits
+from flags.limits import ResourceLimits
 from planner.db import session_scope
 from planner.optin import join, leave
 from planner.planfile import load_plan
@@ -60,13 +60,13 @@ def test_opt_ins_are_coalesced_into_few_writes_and_reach_the_client_api(database
         report = PushReport()
         opt_in(database_url, plan, "p-1")
         assert dirty_plans(database_url) == [plan.key]
-        push_plan(database_url, plan.key, admin, Limits(), report)
+        push_plan(database_url, plan.key, admin, ResourceLimits(), report)
         assert report.full_syncs == 1  # the first member: the cohort gets its segment and strategies
         assert dirty_plans(database_url) == []
         for i in range(2, 42):
             opt_in(database_url, plan, f"p-{i}")
         writes = admin.writes
-        push_plan(database_url, plan.key, admin, Limits(), report)
+        push_plan(database_url, plan.key, admin, ResourceLimits(), report)
         assert admin.writes - writes == 1  # 40 opt-ins, one segment update
         wait_for_client_api(env, lambda _fs: pilot_users(env, plan) == {f"p-{i}" for i in range(1, 42)})
 
@@ -93,9 +93,9 @@ def test_the_pusher_loop_makes_an_opt_in_visible_within_seconds(database_url, pl
 
 def test_unleash_down_loses_no_opt_in(database_url, plan, env):
     with admin_client(env) as admin:
-        push_plan(database_url, plan.key, admin, Limits(), PushReport())
+        push_plan(database_url, plan.key, admin, ResourceLimits(), PushReport())
         opt_in(database_url, plan, "d-1")
-        push_plan(database_url, plan.key, admin, Limits(), PushReport())
+        push_plan(database_url, plan.key, admin, ResourceLimits(), PushReport())
         opt_in(database_url, plan, "d-2")
     broken = UnleashAdmin(env["UNLEASH_URL"], env["UNLEASH_ADMIN_TOKEN"], transport=FailAfter(0), retries=0)
     down = MembershipPusher(database_url=database_url, admin=broken)

@@ -2,7 +2,8 @@
 
 import pytest
 
-from flags.desired import DesiredStateError, Limits, desired_state, starts_constraint
+from flags.desired import DesiredStateError, desired_state, starts_constraint
+from flags.limits import ResourceLimits
 from planner.model import Cohort, CohortKind
 from tests.plans import demo_plan
 
@@ -31,7 +32,7 @@ def test_a_5000_user_list_is_split_into_segments_within_the_limits():
     plan = demo_plan()
     big = Cohort(key="champions", kind=CohortKind.list, users=tuple(f"user-{i:05d}" for i in range(5000)))
     plan = plan.model_copy(update={"cohorts": tuple(big if c.key == "champions" else c for c in plan.cohorts)})
-    limits = Limits()
+    limits = ResourceLimits()
     state = desired_state(plan, limits=limits)
     parts = [s for name, s in state.segments.items() if ":champions:" in name]
     assert len(parts) == 20
@@ -46,8 +47,8 @@ def test_a_plan_beyond_the_strategy_limit_is_refused_with_advice():
     big = Cohort(key="champions", kind=CohortKind.list, users=tuple(f"u{i}" for i in range(8000)))
     plan = plan.model_copy(update={"cohorts": tuple(big if c.key == "champions" else c for c in plan.cohorts)})
     with pytest.raises(DesiredStateError, match="feature 'innovation-blog' needs 35 strategies"):
-        desired_state(plan, limits=Limits())
-    assert desired_state(plan, limits=Limits(constraint_values=1000))  # a server with raised limits takes it
+        desired_state(plan, limits=ResourceLimits())
+    assert desired_state(plan, limits=ResourceLimits(constraint_values=1000))  # a server with raised limits takes it
 
 
 def test_opt_in_members_become_the_segment_and_an_empty_cohort_gets_no_strategy():

@@ -12,10 +12,10 @@ from planner.membership import User
 from planner.planfile import plan_document
 from planner.plans import list_plans
 from planner.preview import user_access
-from planner.store import load_plan, plan_row
+from planner.store import plan_row
 from planner.syncruns import runs
 from web.auth import Lead
-from web.deps import db
+from web.deps import db, stored_plan
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -27,18 +27,10 @@ def api_plans(request: Request, _lead: Lead) -> list[dict[str, Any]]:
                  "environment": r.environment, "updated_at": r.updated_at} for r in list_plans(session=session)]
 
 
-def _plan(request: Request, key: str):
-    with db(request) as session:
-        plan = load_plan(session, key)
-    if plan is None:
-        raise HTTPException(404, f"no plan '{key}'")
-    return plan
-
-
 @router.get("/plans/{key}")
 def api_plan(key: str, request: Request, _lead: Lead) -> dict[str, Any]:
     """The plan in the plan file's shape."""
-    return plan_document(_plan(request, key))
+    return plan_document(stored_plan(request, key))
 
 
 @router.get("/plans/{key}/preview")
@@ -49,7 +41,7 @@ def api_preview(key: str, request: Request, _lead: Lead,
     """Who sees which feature at `at`; with `user`, which features that user gets and why."""
     if at.tzinfo is None:
         raise HTTPException(422, "at: needs a timezone, e.g. 2027-02-03T10:00:00+01:00")
-    plan = _plan(request, key)
+    plan = stored_plan(request, key)
     if user is None:
         return {"at": at, "access": [{"cohort": c, "feature": f, "reason": r.describe()}
                                      for (c, f), r in sorted(access(plan, at=at).items())]}
@@ -77,7 +69,7 @@ def api_bootstrap(key: str, request: Request, _lead: Lead) -> dict[str, Any]:
     from flags.bootstrap import bootstrap_for, fetch_client_payload
     from flags.settings import UnleashSettings
 
-    plan = _plan(request, key)
+    plan = stored_plan(request, key)
     settings = UnleashSettings()
     if not settings.client_token.get_secret_value():
         raise HTTPException(503, "the planner has no UNLEASH_CLIENT_TOKEN to read the client API with")

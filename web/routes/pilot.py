@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, Request
 
 from planner.membership import User
 from planner.optin import OptInRefused, accept_guidelines, join, leave
-from planner.store import load_plan
 from web.auth import Someone, verify_csrf
-from web.deps import database_url, db
+from web.deps import database_url, db, stored_plan
 from web.rendering import render
 from web.services.pilot import my_features, pilot_offers
 
@@ -22,14 +21,6 @@ def _page(request: Request, user: str, *, status: int = 200, message: str | None
     return render(request, "pilot.html", context, block="offers", status=status)
 
 
-def _plan(request: Request, key: str):
-    with db(request) as session:
-        plan = load_plan(session, key)
-    if plan is None:
-        raise HTTPException(404, f"no plan '{key}'")
-    return plan
-
-
 @router.get("/pilot")
 def pilot_page(request: Request, me: Someone):
     return _page(request, me.user)
@@ -38,7 +29,7 @@ def pilot_page(request: Request, me: Someone):
 @router.post("/pilot/{plan}/{cohort}/join")
 def join_cohort(plan: str, cohort: str, request: Request, me: Someone,
                 accept: Annotated[int | None, Form()] = None):
-    spec = _plan(request, plan)
+    spec = stored_plan(request, plan)
     try:
         with db(request) as session:
             result = join(session=session, plan=spec, cohort_key=cohort, user=me.user, accepted_version=accept)
@@ -61,7 +52,7 @@ def leave_cohort(plan: str, cohort: str, request: Request, me: Someone):
 
 @router.post("/pilot/{plan}/accept")
 def accept(plan: str, request: Request, me: Someone, version: Annotated[int, Form()]):
-    spec = _plan(request, plan)
+    spec = stored_plan(request, plan)
     try:
         with db(request) as session:
             accept_guidelines(session=session, plan=spec, user=me.user, version=version)

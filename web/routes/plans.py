@@ -1,4 +1,4 @@
-"""Plans: list, create, import a plan file, export, rename, archive."""
+"""Plans: list, create, import a plan file, export, archive (the title is edited on the strategy sheet)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from planner import audit
-from planner.editing import EditInvalid, PlanMissing, save_edit
 from planner.milestones import standing
 from planner.planfile import dump_plan, load_plan
 from planner.plans import apply_plan, list_plans
 from planner.store import plan_row, read_plan
 from planner.validation import PlanError, PlanInvalid, parse_plan
 from web.auth import Lead, verify_csrf
-from web.deps import db
+from web.deps import db, stored_plan
 from web.rendering import render
 
 router = APIRouter(tags=["plans"], dependencies=[Depends(verify_csrf)])
@@ -83,26 +82,9 @@ async def import_plan(request: Request, lead: Lead, file: UploadFile):
 
 @router.get("/plans/{key}/export.yaml")
 def export_plan(key: str, request: Request, _lead: Lead):
-    with db(request) as session:
-        row = plan_row(session, key)
-        if row is None:
-            raise HTTPException(404, f"no plan '{key}'")
-        text = dump_plan(read_plan(session, row))
+    text = dump_plan(stored_plan(request, key))
     return Response(text, media_type="application/yaml",
                     headers={"Content-Disposition": f'attachment; filename="{key}.yaml"'})
-
-
-@router.post("/plans/{key}/title")
-def rename_plan(key: str, request: Request, lead: Lead, title: Annotated[str, Form()]):
-    try:
-        with db(request) as session:
-            save_edit(session=session, key=key, actor=lead.user, summary=f"renamed to '{title.strip()}'",
-                      edit=lambda doc: doc.update(title=title.strip()))
-    except PlanMissing:
-        raise HTTPException(404, f"no plan '{key}'") from None
-    except EditInvalid as exc:
-        raise HTTPException(422, str(exc.errors[0])) from None
-    return _redirect(request, f"/plans/{key}")
 
 
 @router.post("/plans/{key}/archive")

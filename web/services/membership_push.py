@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import and_
 from sqlmodel import select
 
-from flags.desired import Limits, desired_state, is_owned_name
+from flags.desired import desired_state, is_owned_name
+from flags.limits import ResourceLimits
 from flags.diff import segment_fingerprint
 from flags.errors import UnleashError
 from planner.db import session_scope
@@ -40,7 +41,7 @@ def dirty_plans(database_url: str) -> list[str]:
     return list(rows)
 
 
-def push_plan(database_url: str, plan_key: str, admin, limits: Limits, report: PushReport) -> None:
+def push_plan(database_url: str, plan_key: str, admin, limits: ResourceLimits, report: PushReport) -> None:
     with session_scope(database_url) as session:
         row = session.exec(select(PlanRow).where(PlanRow.key == plan_key)).one()
         plan = read_plan(session, row)
@@ -80,7 +81,7 @@ class MembershipPusher:
         self.report = PushReport()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="membership-pusher", daemon=True)
-        self._limits: tuple[float, Limits] | None = None
+        self._limits: tuple[float, ResourceLimits] | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -89,9 +90,9 @@ class MembershipPusher:
         self._stop.set()
         self._thread.join(timeout=10)
 
-    def limits(self) -> Limits:
+    def limits(self) -> ResourceLimits:
         if self._limits is None or time.monotonic() - self._limits[0] > 300:
-            self._limits = (time.monotonic(), Limits.of(self.admin.resource_limits()))
+            self._limits = (time.monotonic(), self.admin.resource_limits())
         return self._limits[1]
 
     def push_once(self) -> None:
