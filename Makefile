@@ -106,6 +106,10 @@ bench: venv
 	@$(DEVSTACK) up >/dev/null
 	@$(WITH_STACK_ENV) $(PY) bench/sync_bench.py
 
+bench-reader: venv
+	@$(DEVSTACK) up >/dev/null
+	@$(WITH_STACK_ENV) $(PY) bench/reader_bench.py $(BENCH_ARGS)
+
 bench-optin: venv
 	@$(DEVSTACK) up >/dev/null
 	@$(WITH_STACK_ENV) $(PY) bench/optin_bench.py $(BENCH_ARGS)

@@ -151,7 +151,8 @@ def cohort_segments(plan: Plan, cohort: Cohort, members: list[str], limits: Reso
         # Unleash refuses an IN constraint without values; a cohort nobody is in needs no strategies
         return []
     chunks = _chunks(users, limits)
-    return [SegmentSpec(owned_name(plan.key, cohort.key, n), f"{about} Part {n} of {len(chunks)}.",
+    # "part n" without "of N": a new part must not rewrite every other segment
+    return [SegmentSpec(owned_name(plan.key, cohort.key, n), f"{about} Part {n}.",
                         (constraint("userId", "IN", chunk),))
             for n, chunk in enumerate(chunks, start=1)]
 

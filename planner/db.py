@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 
 from sqlalchemy import event
@@ -14,7 +15,9 @@ from sqlmodel import Session, create_engine
 @lru_cache(maxsize=8)
 def engine_for(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # as many connections as the server has request threads (40), so nobody waits for one
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=10,
+                               max_overflow=40)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # noqa: ANN001
@@ -28,10 +31,19 @@ def engine_for(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+_writers: dict[str, threading.Lock] = {}
+
+
 @contextmanager
-def session_scope(url: str) -> Iterator[Session]:
-    """A session whose transaction commits on success and rolls back on any error."""
-    with Session(engine_for(url), expire_on_commit=False) as session:
+def session_scope(url: str, *, serial: bool = False) -> Iterator[Session]:
+    """A session whose transaction commits on success and rolls back on any error.
+
+    `serial=True` is for short write transactions on a hot path: SQLite lets one writer in at a time and
+    makes the others sleep in growing steps (newcomers overtake them), so within one process they queue
+    on a lock instead, in arrival order. PostgreSQL queues on its row locks and needs none.
+    """
+    lock = _writers.setdefault(url, threading.Lock()) if serial and url.startswith("sqlite") else nullcontext()
+    with lock, Session(engine_for(url), expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

@@ -53,6 +53,21 @@ def load_plan(session: Session, key: str) -> Plan | None:
     return read_plan(session, row) if row else None
 
 
+_parsed: dict[tuple[str, int], tuple[int, Plan]] = {}
+
+
+def read_plan_cached(session: Session, row: PlanRow) -> Plan:
+    """`read_plan`, kept per plan and version: every change of a plan's content bumps its version, so
+    the hot paths (the pilot page, each opt-in) do not re-read whole plans. Plans are immutable values."""
+    key = (row.key, id(session.get_bind()))
+    cached = _parsed.get(key)
+    if cached is not None and cached[0] == row.version:
+        return cached[1]
+    plan = read_plan(session, row)
+    _parsed[key] = (row.version, plan)
+    return plan
+
+
 def _feature_values(f: Feature) -> dict[str, Any]:
     return {"name": f.name, "description": f.description}
 

@@ -105,3 +105,20 @@ def test_unleash_down_loses_no_opt_in(database_url, plan, env):
         MembershipPusher(database_url=database_url, admin=admin).push_once()
     assert dirty_plans(database_url) == []
     wait_for_client_api(env, lambda _fs: pilot_users(env, plan) == {"d-1", "d-2"})
+
+
+def test_a_cohort_that_needs_one_more_segment_gets_it_without_a_full_sync(database_url, plan, env):
+    small = ResourceLimits(constraint_values=10)  # ten users a segment, to cross the line quickly
+    with admin_client(env) as admin:
+        report = PushReport()
+        opt_in(database_url, plan, "g-00")
+        push_plan(database_url, plan.key, admin, small, report)
+        assert report.full_syncs == 1  # the first member: the cohort's first segment and its strategies
+        for i in range(1, 25):
+            opt_in(database_url, plan, f"g-{i:02d}")
+        push_plan(database_url, plan.key, admin, small, report)
+        assert report.full_syncs == 1 and report.segment_writes == 3  # two new parts, the first one updated
+        wait_for_client_api(env, lambda _fs: pilot_users(env, plan) == {f"g-{i:02d}" for i in range(25)})
+        strategies = admin.list_strategies("default", plan.flag_name("wiki"), "development")
+        assert sorted(s["title"] for s in strategies if ":pilot:" in (s["title"] or "")) == [
+            f"rp:{plan.key}:pilot:{n}" for n in (1, 2, 3)]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 
 from planner.membership import User
-from planner.optin import OptInRefused, accept_guidelines, join, leave
+from planner.optin import OptInRefused, accept_guidelines
 from web.auth import Someone, verify_csrf
 from web.deps import database_url, db, stored_plan
 from web.rendering import render
-from web.services.pilot import my_features, pilot_offers
+from web.services.pilot import NoSuchPlan, join_cohort, leave_cohort, my_features, pilot_offers
 
 router = APIRouter(tags=["pilot"], dependencies=[Depends(verify_csrf)])
 
@@ -27,12 +27,12 @@ def pilot_page(request: Request, me: Someone):
 
 
 @router.post("/pilot/{plan}/{cohort}/join")
-def join_cohort(plan: str, cohort: str, request: Request, me: Someone,
+def join_from_page(plan: str, cohort: str, request: Request, me: Someone,
                 accept: Annotated[int | None, Form()] = None):
-    spec = stored_plan(request, plan)
     try:
-        with db(request) as session:
-            result = join(session=session, plan=spec, cohort_key=cohort, user=me.user, accepted_version=accept)
+        result = join_cohort(database_url(request), plan_key=plan, cohort=cohort, user=me.user, accepted_version=accept)
+    except NoSuchPlan as exc:
+        raise HTTPException(404, str(exc)) from None
     except OptInRefused as exc:
         return _page(request, me.user, status=422, error=str(exc))
     message = ("You are in. Your new features appear within seconds." if result.status == "member" else
@@ -41,10 +41,9 @@ def join_cohort(plan: str, cohort: str, request: Request, me: Someone,
 
 
 @router.post("/pilot/{plan}/{cohort}/leave")
-def leave_cohort(plan: str, cohort: str, request: Request, me: Someone):
+def leave_from_page(plan: str, cohort: str, request: Request, me: Someone):
     try:
-        with db(request) as session:
-            result = leave(session=session, plan_key=plan, cohort_key=cohort, user=me.user)
+        result = leave_cohort(database_url(request), plan_key=plan, cohort=cohort, user=me.user)
     except OptInRefused as exc:
         return _page(request, me.user, status=422, error=str(exc))
     return _page(request, me.user, message="You left the pilot." if result.left else "You were not in it.")

@@ -9,11 +9,10 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from planner.membership import User
-from planner.optin import OptInRefused, join, leave
-from planner.store import load_plan
+from planner.optin import OptInRefused
 from web.auth import Identity, Someone, verify_csrf
-from web.deps import database_url, db
-from web.services.pilot import my_features, pilot_offers
+from web.deps import database_url
+from web.services.pilot import NoSuchPlan, join_cohort, leave_cohort, my_features, pilot_offers
 
 router = APIRouter(prefix="/api/pilot", tags=["pilot API"], dependencies=[Depends(verify_csrf)])
 
@@ -82,15 +81,13 @@ def offers(request: Request, me: Someone, user: str | None = None):
 def api_join(plan: str, cohort: str, body: JoinRequest, request: Request, me: Someone):
     """Join an open opt-in cohort (or its waitlist when full), accepting the current guidelines."""
     who = acting_user(me, body.user)
-    with db(request) as session:
-        spec = load_plan(session, plan)
-        if spec is None:
-            raise HTTPException(404, f"no plan '{plan}'")
-        try:
-            result = join(session=session, plan=spec, cohort_key=cohort, user=who,
-                          accepted_version=body.accept_guidelines_version)
-        except OptInRefused as exc:
-            raise HTTPException(422, str(exc)) from None
+    try:
+        result = join_cohort(database_url(request), plan_key=plan, cohort=cohort, user=who,
+                             accepted_version=body.accept_guidelines_version)
+    except NoSuchPlan as exc:
+        raise HTTPException(404, str(exc)) from None
+    except OptInRefused as exc:
+        raise HTTPException(422, str(exc)) from None
     return Membership(plan=plan, cohort=cohort, status=result.status, position=result.position)
 
 
@@ -98,11 +95,10 @@ def api_join(plan: str, cohort: str, body: JoinRequest, request: Request, me: So
 def api_leave(plan: str, cohort: str, body: ActFor, request: Request, me: Someone):
     """Leave a cohort or its waitlist; the first user waiting moves up."""
     who = acting_user(me, body.user)
-    with db(request) as session:
-        try:
-            leave(session=session, plan_key=plan, cohort_key=cohort, user=who)
-        except OptInRefused as exc:
-            raise HTTPException(404, str(exc)) from None
+    try:
+        leave_cohort(database_url(request), plan_key=plan, cohort=cohort, user=who)
+    except OptInRefused as exc:
+        raise HTTPException(404, str(exc)) from None
     return Membership(plan=plan, cohort=cohort, status="none")
 
 

@@ -9,10 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import Response
 
-from planner.optin import OptInRefused, leave, roster
+from planner.optin import OptInRefused, roster
+from web.services.pilot import leave_cohort
 from planner.store import load_plan
 from web.auth import Lead, verify_csrf
-from web.deps import db
+from web.deps import database_url, db
 from web.rendering import render
 
 router = APIRouter(prefix="/plans/{key}/cohorts/{cohort}", tags=["roster"], dependencies=[Depends(verify_csrf)])
@@ -37,8 +38,7 @@ def members_page(key: str, cohort: str, request: Request, _lead: Lead, message: 
 
 @router.post("/members/remove")
 def remove_member(key: str, cohort: str, request: Request, lead: Lead, user: Annotated[str, Form()]):
-    with db(request) as session:
-        result = leave(session=session, plan_key=key, cohort_key=cohort, user=user, actor=lead.user)
+    result = leave_cohort(database_url(request), plan_key=key, cohort=cohort, user=user, actor=lead.user)
     message = (f"Removed {user}." + (f" {result.promoted} moved up from the waitlist." if result.promoted else "")
                if result.left else f"{user} was not in the cohort.")
     return members_page(key, cohort, request, lead, message=message)

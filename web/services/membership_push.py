@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy import and_
@@ -54,8 +55,15 @@ def push_plan(database_url: str, plan_key: str, admin, limits: ResourceLimits, r
     actual = {s["name"]: s for s in admin.list_segments() if is_owned_name(plan.key, s.get("name"))}
     wanted = {name: spec for name, spec in desired.segments.items() if name.split(":")[2] in dirty}
     have = {name for name in actual if name.split(":")[2] in dirty}
-    if set(wanted) != have:
-        # a segment more or less means strategies change too: the full, level-triggered sync does it
+    uses = Counter(s.segment for s in desired.strategies.values() if s.segment)
+    # a segment used by fewer flags than planned: an earlier round stopped half-way; the full sync mends it
+    incomplete = any(actual[name].get("usedInFeatures", uses[name]) < uses[name] for name in have & set(wanted))
+    added, removed = set(wanted) - have, have - set(wanted)
+    cohorts_with_segments = {name.split(":")[2] for name in have}
+    grows = added and not removed and all(name.split(":")[2] in cohorts_with_segments for name in added)
+    if incomplete or (added or removed) and not grows:
+        # the cohort's first or last segment, or one less: strategies and toggles change too, which the
+        # full, level-triggered sync does
         try:
             outcome = sync_plan(database_url=database_url, plan_key=plan_key, admin=admin, actor="opt-in")
         except SyncBusy:
@@ -64,12 +72,20 @@ def push_plan(database_url: str, plan_key: str, admin, limits: ResourceLimits, r
         if outcome.outcome != "ok":
             log.warning("opt-in changes of plan %s not pushed yet: %s", plan_key, outcome.error)
         return
+    for name in sorted(added):
+        # one part more for a cohort that has parts: its segment, and a strategy beside the cohort's others
+        segment_id = admin.create_segment(wanted[name].body(desired.project))["id"]
+        for strategy in desired.strategies.values():
+            if strategy.segment == name:
+                admin.add_strategy(desired.project, strategy.flag, desired.environment, strategy.body({name: segment_id}))
+        report.segment_writes += 1
+    wanted = {name: spec for name, spec in wanted.items() if name not in added}
     for name, spec in wanted.items():
         body = spec.body(desired.project)
         if segment_fingerprint(actual[name]) != segment_fingerprint(body):
             admin.update_segment(actual[name]["id"], body)
             report.segment_writes += 1
-    with session_scope(database_url) as session:
+    with session_scope(database_url, serial=True) as session:
         mark_pushed(session, versions)
 
 
@@ -105,7 +121,11 @@ class MembershipPusher:
                 log.warning("opt-in changes of plan %s not pushed yet: %s", plan_key, exc)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        started = time.monotonic()
+        # rounds start every `interval` (not `interval` after the last one ended), so a slow round does not
+        # add its own length to every opt-in's wait
+        while not self._stop.wait(max(0.0, started + self.interval - time.monotonic())):
+            started = time.monotonic()
             try:
                 self.push_once()
             except Exception:  # noqa: BLE001 - the loop must survive anything one round meets

@@ -12,9 +12,28 @@ from planner.db import session_scope
 from planner.membership import User
 from planner.optin import Offer, effective_members, memberships, open_offers, waiting_position
 from planner.plans import list_plans
-from planner.store import read_plan
+from planner.optin import JoinResult, LeaveResult, join, leave
+from planner.store import plan_row, read_plan_cached
 from planner.tables import CohortRow, MembershipRow
 from web.services.features import FeatureLine, user_features
+
+
+class NoSuchPlan(LookupError):
+    pass
+
+
+def join_cohort(database_url: str, *, plan_key: str, cohort: str, user: str, accepted_version: int | None) -> JoinResult:
+    with session_scope(database_url, serial=True) as session:
+        row = plan_row(session, plan_key)
+        if row is None or row.archived:
+            raise NoSuchPlan(f"no plan '{plan_key}'")
+        return join(session=session, plan=read_plan_cached(session, row), cohort_key=cohort, user=user,
+                    accepted_version=accepted_version)
+
+
+def leave_cohort(database_url: str, *, plan_key: str, cohort: str, user: str, actor: str | None = None) -> LeaveResult:
+    with session_scope(database_url, serial=True) as session:
+        return leave(session=session, plan_key=plan_key, cohort_key=cohort, user=user, actor=actor)
 
 
 @dataclass
@@ -43,7 +62,7 @@ def pilot_offers(database_url: str, user: str) -> list[OfferView]:
     with session_scope(database_url) as session:
         mine = {(p, c): m for p, c, m in memberships(session, user=user)}
         for row in list_plans(session=session):
-            plan = read_plan(session, row)
+            plan = read_plan_cached(session, row)
             for offer in open_offers(plan):
                 cohort = session.exec(select(CohortRow).where(CohortRow.plan_id == row.id,
                                                               CohortRow.key == offer.cohort_key)).one()
@@ -65,7 +84,7 @@ def my_features(database_url: str, user: User, reader=None) -> list[FeatureLine]
     now = datetime.now(UTC)
     lines: list[FeatureLine] = []
     with session_scope(database_url) as session:
-        plans = [read_plan(session, row) for row in list_plans(session=session)]
+        plans = [read_plan_cached(session, row) for row in list_plans(session=session)]
         member_lists = {plan.key: effective_members(session, plan)[0] for plan in plans}
     context = {"userId": user.id, "properties": dict(user.properties)}
     for plan in plans:

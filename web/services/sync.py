@@ -42,7 +42,7 @@ class SyncOutcome:
 
 def sync_plan(*, database_url: str, plan_key: str, admin, actor: str, dry_run: bool = False,
               on_progress: Progress | None = None) -> SyncOutcome:
-    with session_scope(database_url) as session:
+    with session_scope(database_url, serial=True) as session:
         row = plan_row(session, plan_key)
         if row is None:
             raise PlanNotFound(f"no plan '{plan_key}'")
@@ -60,7 +60,7 @@ def sync_plan(*, database_url: str, plan_key: str, admin, actor: str, dry_run: b
     except (UnleashError, ValueError) as exc:
         writes = admin.writes - writes_before
         report = sync.report() if sync else {}
-        with session_scope(database_url) as session:
+        with session_scope(database_url, serial=True) as session:
             finish_run(session, run, outcome="failed", writes=writes, report=report, error=str(exc))
             audit.record(session, action="plan.sync.failed", actor=actor, plan_id=plan_id,
                          summary=f"sync failed after {writes} writes: {exc}", detail={"run": run.id})
@@ -69,12 +69,12 @@ def sync_plan(*, database_url: str, plan_key: str, admin, actor: str, dry_run: b
         return SyncOutcome(plan_key, run.id, dry_run, "failed", writes, report, error=str(exc),
                            retryable=isinstance(exc, UnleashUnavailable))
     except BaseException:
-        with session_scope(database_url) as session:
+        with session_scope(database_url, serial=True) as session:
             if lease:
                 release_lease(session, plan_id, lease)
         raise
     report = sync.report()
-    with session_scope(database_url) as session:
+    with session_scope(database_url, serial=True) as session:
         finish_run(session, run, outcome="ok", writes=writes, report=report,
                    desired=None if dry_run else fingerprints(sync.desired))
         if not dry_run:
