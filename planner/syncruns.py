@@ -77,3 +77,9 @@ def previous_fingerprints(session: Session, plan_id: int) -> dict[str, Any] | No
 def runs(session: Session, plan_id: int, limit: int = 20) -> list[SyncRunRow]:
     return list(session.exec(select(SyncRunRow).where(SyncRunRow.plan_id == plan_id)
                              .order_by(SyncRunRow.id.desc()).limit(limit)))
+
+
+def has_synced(session: Session, plan_id: int) -> bool:
+    """Whether a lead's sync of the plan has completed once (cheap: no fingerprints are loaded)."""
+    return session.exec(select(SyncRunRow.id).where(SyncRunRow.plan_id == plan_id, SyncRunRow.outcome == "ok",
+                                                    SyncRunRow.dry_run == False).limit(1)).first() is not None  # noqa: E712

@@ -19,8 +19,8 @@ from flags.diff import segment_fingerprint
 from flags.errors import UnleashError
 from planner.db import session_scope
 from planner.optin import effective_members, mark_pushed
-from planner.store import read_plan
-from planner.syncruns import SyncBusy, previous_fingerprints
+from planner.store import read_plan_cached
+from planner.syncruns import SyncBusy, has_synced
 from planner.tables import CohortRow, PlanRow
 from web.services.sync import sync_plan
 
@@ -45,8 +45,8 @@ def dirty_plans(database_url: str) -> list[str]:
 def push_plan(database_url: str, plan_key: str, admin, limits: ResourceLimits, report: PushReport) -> None:
     with session_scope(database_url) as session:
         row = session.exec(select(PlanRow).where(PlanRow.key == plan_key)).one()
-        plan = read_plan(session, row)
-        if previous_fingerprints(session, row.id) is None:
+        plan = read_plan_cached(session, row)
+        if not has_synced(session, row.id):
             return  # never synced by a lead: memberships go along with the first sync
         members, versions = effective_members(session, plan)
         dirty = {c.key for c in session.exec(select(CohortRow).where(
