@@ -189,21 +189,23 @@ def roster(session: Session, *, plan_key: str, cohort_key: str) -> tuple[list[Me
 def effective_members(session: Session, plan: Plan) -> tuple[dict[str, list[str]], dict[int, int]]:
     """Who each opt-in cohort admits in Unleash (members in join order; when the plan pauses access until
     new guidelines are accepted, without those who have not), and the cohort versions this reflects."""
-    rows = session.exec(select(CohortRow.key, CohortRow.id, CohortRow.membership_version, MembershipRow)
+    rows = session.exec(select(CohortRow.key, CohortRow.id, CohortRow.membership_version, MembershipRow.user_id,
+                               MembershipRow.status, MembershipRow.guidelines_version)
                         .join(PlanRow, CohortRow.plan_id == PlanRow.id)
                         .join(MembershipRow, MembershipRow.cohort_id == CohortRow.id, isouter=True)
                         .where(PlanRow.key == plan.key, CohortRow.kind == CohortKind.opt_in.value)
                         .order_by(CohortRow.id, MembershipRow.joined_at, MembershipRow.id)).all()
     members: dict[str, list[str]] = {}
     versions: dict[int, int] = {}
-    for key, cohort_id, version, membership in rows:
+    current = plan.guidelines.version
+    for key, cohort_id, version, user_id, status, accepted in rows:  # plain columns: the pusher reads this every second
         versions[cohort_id] = version
         members.setdefault(key, [])
-        if membership is None or membership.status != "member":
+        if status != "member":
             continue
-        if plan.guidelines.pause_until_accepted and membership.guidelines_version != plan.guidelines.version:
+        if plan.guidelines.pause_until_accepted and accepted != current:
             continue
-        members[key].append(membership.user_id)
+        members[key].append(user_id)
     return members, versions
 
 
