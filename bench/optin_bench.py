@@ -456,6 +456,9 @@ def summarise(results: list[UserResult], t0: float, last_join: float, watcher: W
             "throughput_per_s": round(len(ok) / (last_join - t0), 1) if last_join > t0 else None,
             "latency_ms": {"p50": ms(percentile(latencies, 50)), "p95": ms(percentile(latencies, 95)),
                            "p99": ms(percentile(latencies, 99)), "max": ms(percentile(latencies, 100))},
+            # when the slowest joins happened (s since the load began) and how slow: clustered or spread out?
+            "slowest": [[round(r.completed - t0, 1), ms(r.latency)] for r in
+                        sorted((r for r in results if r.latency is not None), key=lambda r: -r.latency)[:25]],
         },
         "admin_writes": {
             "total": writes,

@@ -61,7 +61,8 @@ def test_opt_ins_are_coalesced_into_few_writes_and_reach_the_client_api(database
         opt_in(database_url, plan, "p-1")
         assert dirty_plans(database_url) == [plan.key]
         push_plan(database_url, plan.key, admin, ResourceLimits(), report)
-        assert report.full_syncs == 1  # the first member: the cohort gets its segment and strategies
+        # the first member: the cohort's segment and its strategies, without reading all of Unleash
+        assert report.full_syncs == 0 and report.segment_writes == 1
         assert dirty_plans(database_url) == []
         for i in range(2, 42):
             opt_in(database_url, plan, f"p-{i}")
@@ -113,12 +114,18 @@ def test_a_cohort_that_needs_one_more_segment_gets_it_without_a_full_sync(databa
         report = PushReport()
         opt_in(database_url, plan, "g-00")
         push_plan(database_url, plan.key, admin, small, report)
-        assert report.full_syncs == 1  # the first member: the cohort's first segment and its strategies
         for i in range(1, 25):
             opt_in(database_url, plan, f"g-{i:02d}")
         push_plan(database_url, plan.key, admin, small, report)
-        assert report.full_syncs == 1 and report.segment_writes == 3  # two new parts, the first one updated
+        assert report.full_syncs == 0 and report.segment_writes == 4  # the first part, two more, the first updated
         wait_for_client_api(env, lambda _fs: pilot_users(env, plan) == {f"g-{i:02d}" for i in range(25)})
         strategies = admin.list_strategies("default", plan.flag_name("wiki"), "development")
         assert sorted(s["title"] for s in strategies if ":pilot:" in (s["title"] or "")) == [
             f"rp:{plan.key}:pilot:{n}" for n in (1, 2, 3)]
+        # members leave: one segment less takes the full sync, which removes the part and its strategies
+        with session_scope(database_url) as session:
+            for i in range(10, 25):
+                leave(session=session, plan_key=plan.key, cohort_key="pilot", user=f"g-{i:02d}")
+        push_plan(database_url, plan.key, admin, small, report)
+        assert report.full_syncs == 1
+        wait_for_client_api(env, lambda _fs: pilot_users(env, plan) == {f"g-{i:02d}" for i in range(10)})

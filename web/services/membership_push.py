@@ -1,6 +1,7 @@
 """Opt-in changes reach Unleash in seconds, coalesced: a background loop pushes each changed cohort's
-segments (one write per changed segment, however many people joined meanwhile) and falls back to a full
-sync of the plan when the cohort's shape changes (its first member, or one segment more or less)."""
+segments (one write per changed segment, however many people joined meanwhile), adds a segment and its
+strategies when a cohort needs one more (its first member too), and runs the full sync of the plan when
+a cohort needs one less or an earlier round stopped half-way."""
 
 from __future__ import annotations
 
@@ -60,10 +61,8 @@ def push_plan(database_url: str, plan_key: str, admin, limits: ResourceLimits, r
     incomplete = any(actual[name].get("usedInFeatures", uses[name]) < uses[name] for name in have & set(wanted))
     added, removed = set(wanted) - have, have - set(wanted)
     cohorts_with_segments = {name.split(":")[2] for name in have}
-    grows = added and not removed and all(name.split(":")[2] in cohorts_with_segments for name in added)
-    if incomplete or (added or removed) and not grows:
-        # the cohort's first or last segment, or one less: strategies and toggles change too, which the
-        # full, level-triggered sync does
+    if incomplete or removed:
+        # a segment less (or a half-done round): strategies go too, which the full, level-triggered sync does
         try:
             outcome = sync_plan(database_url=database_url, plan_key=plan_key, admin=admin, actor="opt-in")
         except SyncBusy:
@@ -73,12 +72,16 @@ def push_plan(database_url: str, plan_key: str, admin, limits: ResourceLimits, r
             log.warning("opt-in changes of plan %s not pushed yet: %s", plan_key, outcome.error)
         return
     for name in sorted(added):
-        # one part more for a cohort that has parts: its segment, and a strategy beside the cohort's others
+        # one part more (or the first): its segment, and its strategy on each flag the cohort gets
         segment_id = admin.create_segment(wanted[name].body(desired.project))["id"]
+        report.segment_writes += 1
         for strategy in desired.strategies.values():
             if strategy.segment == name:
                 admin.add_strategy(desired.project, strategy.flag, desired.environment, strategy.body({name: segment_id}))
-        report.segment_writes += 1
+                if name.split(":")[2] not in cohorts_with_segments:
+                    # the cohort's first strategy on a flag may be the flag's first: switch it on (after the
+                    # strategy exists, or Unleash would add a 100 % default strategy of its own)
+                    admin.set_environment_enabled(desired.project, strategy.flag, desired.environment, True)
     wanted = {name: spec for name, spec in wanted.items() if name not in added}
     for name, spec in wanted.items():
         body = spec.body(desired.project)
