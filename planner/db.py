@@ -23,7 +23,9 @@ def engine_for(url: str) -> Engine:
         def _sqlite_pragmas(dbapi_connection, _record):  # noqa: ANN001
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA journal_mode=WAL")
+            # WAL stays set in the file; switching needs a lock, so only a new database does it
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
             # with WAL, NORMAL syncs at checkpoints instead of every commit: still never corrupt, and a
             # crashed process loses nothing (only a power cut can lose the last commits)
             cursor.execute("PRAGMA synchronous=NORMAL")
