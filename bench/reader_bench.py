@@ -37,11 +37,10 @@ from typing import Any
 
 import httpx
 from UnleashClient import UnleashClient
-from UnleashClient.cache import BaseCache
 
 from flags.admin import UnleashAdmin
 from flags.platform import PlatformFlags, PlatformUser
-from flags.reader import FlagReader
+from flags.reader import FlagReader, MemoryCache
 from planner import migrate
 from planner.db import session_scope
 from planner.model import (
@@ -132,26 +131,6 @@ def sync(db_url: str, key: str, admin: UnleashAdmin) -> dict:
 
 # -- clients ----------------------------------------------------------------------------------
 
-class MemoryCache(BaseCache):
-    """The bare client's own in-process cache (no file shared with other processes or runs)."""
-
-    def __init__(self) -> None:
-        self._data: dict[str, Any] = {}
-
-    def set(self, key: str, value: Any) -> None:
-        self._data[key] = value
-
-    def mset(self, data: dict) -> None:
-        self._data.update(data)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._data.get(key, default)
-
-    def exists(self, key: str) -> bool:
-        return key in self._data
-
-    def destroy(self) -> None:
-        pass
 
 
 def reader_flags(reader: FlagReader) -> set[str]:

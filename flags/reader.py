@@ -232,7 +232,7 @@ def _looks_like_feature_list(raw: str) -> bool:
     return raw.lstrip()[:1] == "{" and '"features"' in raw
 
 
-class _MemoryCache(BaseCache):
+class MemoryCache(BaseCache):
     """The SDK's cache, kept in this process only."""
 
     def __init__(self) -> None:
@@ -377,7 +377,7 @@ class FlagReader:
 
     def _make_cache(self) -> tuple[BaseCache, str]:
         if self._cache_directory is None:
-            cache: BaseCache = _MemoryCache()
+            cache: BaseCache = MemoryCache()
             if self._bootstrap is not None:
                 cache.set(FEATURES_URL, self._bootstrap)
                 cache.bootstrapped = True
