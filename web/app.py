@@ -14,6 +14,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from flags.settings import UnleashSettings
 from planner.settings import PlannerSettings
 from web.auth import NotSignedIn
+from web.rendering import compile_templates
 from web.routes import api, audit, health, pilot, pilot_api, plan_page, plans, preview, roster, session, sync, tokens
 from web.settings import WebSettings
 
@@ -57,6 +58,7 @@ def create_app(*, web_settings: WebSettings | None = None, database_url: str | N
     app = FastAPI(title="Rollout planner", version="0.1.0", docs_url=None, lifespan=background_work,
                   description="Plan a phased rollout and enforce it with Unleash feature flags.")
     app.state.web_settings = config
+    compile_templates()
     app.state.database_url = database_url or PlannerSettings().database_url
     app.add_middleware(SessionMiddleware, secret_key=config.session_secret.get_secret_value(),
                        session_cookie="planner_session", same_site="lax", https_only=config.secure_cookies)

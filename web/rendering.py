@@ -69,3 +69,10 @@ def _value(form: dict[str, Any] | None, name: str, default: Any = "") -> Any:
 
 
 templates.env.globals.update(field_error=_field_error, invalid=_invalid, value=_value)
+
+
+def compile_templates() -> None:
+    """Compile every template once at start-up: Jinja compiles on first use without a lock, so the first
+    burst of requests would otherwise compile the same page in every thread at once."""
+    for name in templates.env.list_templates(extensions=["html"]):
+        templates.env.get_template(name)
