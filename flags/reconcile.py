@@ -10,7 +10,7 @@ from typing import Any
 
 from flags.desired import DesiredState, DesiredStateError, desired_state, flag_marker, is_owned_name
 from flags.errors import UnleashConflict
-from flags.diff import Change, Diff, diff, fingerprints
+from flags.diff import Change, Diff, diff
 
 # Segments must exist before strategies use them; strategies before a flag is turned on (Unleash
 # adds a default 100% strategy to an environment turned on without any); a flag is turned off before
@@ -137,4 +137,3 @@ def _apply_one(change: Change, *, admin, project: str, env: str, segment_ids: di
         admin.set_environment_enabled(project, change.name, env, action == "enable")
 
 
-__all__ = ["SyncPlan", "prepare", "execute", "fingerprints", "desired_state"]

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from jinja2_fragments import render_block
 
-from planner.editing import (EditConflict, EditInvalid, PlanMissing, drop_item, find, fingerprint, item_index,
+from planner.editing import (KINDS, EditConflict, EditInvalid, PlanMissing, drop_item, find, fingerprint, item_index,
                              load_for_edit, put_item, save_edit, toggle_in)
 from planner.optin import guidelines_changed
 from planner.planfile import plan_document
@@ -21,7 +21,6 @@ from web.timeline import render_timeline
 
 router = APIRouter(prefix="/plans/{key}", tags=["plan page"], dependencies=[Depends(verify_csrf)])
 
-KINDS = ("features", "cohorts", "kpis", "phases")
 # what else on the page shows an item of each kind, refreshed out of band after an edit
 ALSO_SHOWN = {"features": ("matrix",), "cohorts": ("matrix", "phases"), "kpis": ("phases",),
               "phases": ("timeline", "matrix"), "matrix": ("timeline",), "sheet": ()}
