@@ -32,6 +32,13 @@ process.env.SEND_TELEMETRY = 'false';
 // address; a test suite on one machine goes past that. Production servers keep their own setting.
 process.env.SEARCH_FEATURES_RATE_LIMIT_PER_MINUTE ??= '600';
 
+// Unleash 8.2 runs some event listeners in the background (e.g. a flag's lifecycle when it is archived);
+// when one fails, the rejection is unhandled and Node would end the whole server. A dev/test server logs
+// it and keeps serving instead.
+process.on('unhandledRejection', (reason) => {
+    console.error('unhandled rejection inside Unleash (server keeps running):', reason?.message ?? reason);
+});
+
 try {
     const unleash = await start({
         databaseUrl: process.env.DATABASE_URL,

@@ -71,8 +71,9 @@ TEST_PLAN = r"(sync|truth|cli|push|pilot|journey)-[0-9a-f]{6,8}"
 
 def remove_test_plans(admin: UnleashAdmin, *, environments=("development", "production")) -> int:
     """Take every plan the tests synced out of Unleash, with the planner's own reconciler: an empty plan
-    of the same key archives its flags and deletes its segments; the archived flags are then deleted for
-    good. Unleash allows 300 segments in all, so test runs must not leave theirs behind."""
+    of the same key archives its flags and deletes its segments (Unleash allows 300 segments in all, so
+    test runs must not leave theirs behind). Archived flags count toward no limit and stay archived:
+    deleting one at once can crash Unleash 8.2 (see test_admin_client_live)."""
     import re
 
     from flags.reconcile import execute, prepare
@@ -84,13 +85,7 @@ def remove_test_plans(admin: UnleashAdmin, *, environments=("development", "prod
         if match:
             keys.add(match.group(1))
     keys |= {match.group(1) for s in admin.list_segments() if (match := re.match(rf"rp:({TEST_PLAN}):", s["name"]))}
-    archived = []
     for key in sorted(keys):
         for environment in environments:
-            empty = Plan(plan=key, unleash=UnleashBinding(environment=environment))
-            sync = prepare(empty, admin=admin)
-            archived += [c.name for c in sync.diff.changes if c.action == "archive"]
-            execute(sync, admin=admin)
-    if archived:
-        admin.delete_archived_features("default", archived)
+            execute(prepare(Plan(plan=key, unleash=UnleashBinding(environment=environment)), admin=admin), admin=admin)
     return len(keys)
