@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 
 from planner.access import access
 from planner.membership import User
 from planner.preview import user_access
-from planner.store import load_plan
 from web.auth import Lead
-from web.deps import db
+from web.deps import stored_plan
 from web.rendering import render
 
 router = APIRouter(prefix="/plans/{key}", tags=["preview"])
@@ -29,10 +28,7 @@ def _instant(text: str) -> tuple[datetime | None, str | None]:
 
 @router.get("/preview")
 def preview(key: str, request: Request, _lead: Lead, at: str = "", user: str = "", props: str = ""):
-    with db(request) as session:
-        plan = load_plan(session, key)
-    if plan is None:
-        raise HTTPException(404, f"no plan '{key}'")
+    plan = stored_plan(request, key)
     errors: dict[str, str] = {}
     instant, problem = _instant(at) if at else (datetime.now(UTC).replace(microsecond=0), None)
     if problem:
