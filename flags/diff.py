@@ -100,17 +100,17 @@ class Diff:
 
 def fingerprints(desired: DesiredState) -> dict[str, dict[str, Any]]:
     """What the planner means to own after a sync, in the same shape it reads back; kept per run."""
-    segment_ids = {name: name for name in desired.segments}  # fingerprints name segments, not ids
     return _lists({
         "flags": {f.name: flag_fingerprint(f.description, f.enabled) for f in desired.flags.values()},
         "segments": {s.name: segment_fingerprint(s.body(desired.project)) for s in desired.segments.values()},
-        "strategies": {f"{s.flag}|{s.title}": _desired_strategy_fp(s, segment_ids) for s in desired.strategies.values()},
+        "strategies": {f"{s.flag}|{s.title}": _desired_strategy_fp(s) for s in desired.strategies.values()},
     })
 
 
-def _desired_strategy_fp(s: StrategySpec, segment_ids: dict[str, Any]) -> dict[str, Any]:
-    body = s.body(segment_ids)
-    return strategy_fingerprint(body, {name: name for name in segment_ids})
+def _desired_strategy_fp(s: StrategySpec) -> dict[str, Any]:
+    """A desired strategy's fingerprint, its segment named (as `strategy_fingerprint` names actual ones)."""
+    names = {s.segment: s.segment} if s.segment else {}
+    return strategy_fingerprint(s.body(names), names)
 
 
 def diff(desired: DesiredState, actual, previous: dict[str, Any] | None = None) -> Diff:
@@ -208,7 +208,7 @@ def _diff_flag(result: Diff, spec: FlagSpec, existing, desired: DesiredState, se
             continue
         seen.add(title)
         actual_fp = strategy_fingerprint(strategy, segment_names)
-        if _lists(actual_fp) != _lists(_desired_strategy_fp(wanted[title], {n: n for n in desired.segments})):
+        if _lists(actual_fp) != _lists(_desired_strategy_fp(wanted[title])):
             result.changes.append(Change("strategy", "update", title, flag=name, spec=wanted[title],
                                          actual_id=strategy["id"], drift=drifted("strategies", key, actual_fp)))
         else:
