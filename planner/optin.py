@@ -78,10 +78,24 @@ def _member_count(session: Session, cohort_id: int) -> int:
 
 
 def waiting_position(session: Session, membership: MembershipRow) -> int:
+    return position_in_waitlist(session, membership.cohort_id, membership.requested_at, membership.id)
+
+
+def position_in_waitlist(session: Session, cohort_id: int, requested_at: datetime, row_id: int) -> int:
+    """1 for the first in line: FIFO by request time, then by row id."""
     return session.exec(select(func.count()).select_from(MembershipRow).where(
-        MembershipRow.cohort_id == membership.cohort_id, MembershipRow.status == "waiting",
-        (MembershipRow.requested_at < membership.requested_at)
-        | ((MembershipRow.requested_at == membership.requested_at) & (MembershipRow.id < membership.id)))).one() + 1
+        MembershipRow.cohort_id == cohort_id, MembershipRow.status == "waiting",
+        (MembershipRow.requested_at < requested_at)
+        | ((MembershipRow.requested_at == requested_at) & (MembershipRow.id < row_id)))).one() + 1
+
+
+def refusal(plan: Plan, cohort_key: str, accepted_version: int | None) -> OptInRefused | None:
+    """Why `cohort_key` cannot be joined with these guidelines accepted; None when it can."""
+    if cohort_key not in {o.cohort_key for o in open_offers(plan)}:
+        return OptInRefused(f"'{cohort_key}' is not open for opt-in (no scheduled or active phase admits it)")
+    if accepted_version != plan.guidelines.version:
+        return OptInRefused(f"accept the current usage guidelines (version {plan.guidelines.version}) to join")
+    return None
 
 
 @dataclass(frozen=True)
@@ -92,11 +106,11 @@ class JoinResult:
 
 
 def join(*, session: Session, plan: Plan, cohort_key: str, user: str, accepted_version: int | None) -> JoinResult:
-    """Join an open opt-in cohort, or its waitlist when it is full. Joining twice changes nothing."""
-    if cohort_key not in {o.cohort_key for o in open_offers(plan)}:
-        raise OptInRefused(f"'{cohort_key}' is not open for opt-in (no scheduled or active phase admits it)")
-    if accepted_version != plan.guidelines.version:
-        raise OptInRefused(f"accept the current usage guidelines (version {plan.guidelines.version}) to join")
+    """Join an open opt-in cohort, or its waitlist when it is full. Joining twice changes nothing.
+    (`optin_batch.join_batch` does the same for many at once: keep the two in step.)"""
+    problem = refusal(plan, cohort_key, accepted_version)
+    if problem is not None:
+        raise problem
     plan_row, cohort = _cohort(session, plan.key, cohort_key)
     _lock(session, cohort)
     existing = _membership(session, cohort.id, user)

@@ -15,6 +15,7 @@ from flags.settings import UnleashSettings
 from planner.settings import PlannerSettings
 from web.auth import NotSignedIn
 from web.rendering import compile_templates
+from web.services.join_queue import JoinQueue
 from web.routes import api, audit, health, pilot, pilot_api, plan_page, plans, preview, roster, session, sync, tokens
 from web.settings import WebSettings
 
@@ -49,6 +50,7 @@ async def background_work(app: FastAPI):
     try:
         yield
     finally:
+        app.state.join_queue.stop()  # writes what is queued
         for stop in started:
             stop()
 
@@ -60,6 +62,7 @@ def create_app(*, web_settings: WebSettings | None = None, database_url: str | N
     app.state.web_settings = config
     compile_templates()
     app.state.database_url = database_url or PlannerSettings().database_url
+    app.state.join_queue = JoinQueue(app.state.database_url)
     app.add_middleware(SessionMiddleware, secret_key=config.session_secret.get_secret_value(),
                        session_cookie="planner_session", same_site="lax", https_only=config.secure_cookies)
     app.mount("/static/vendor/swagger", StaticFiles(directory=SWAGGER, check_dir=False), name="swagger")

@@ -30,6 +30,8 @@ def health(request: Request) -> dict[str, Any]:
     if pusher is not None:
         result["opt_in_push"] = {"plans_pushed": pusher.report.plans, "segment_writes": pusher.report.segment_writes,
                                  "full_syncs": pusher.report.full_syncs, "admin_writes": pusher.admin.writes}
+    joins = request.app.state.join_queue
+    result["opt_in_writes"] = {"joins": joins.joins, "batches": joins.batches, "retried_one_by_one": joins.retried}
     reader = getattr(request.app.state, "reader", None)
     if reader is not None:
         result["flag_reader"] = reader.health().as_dict()

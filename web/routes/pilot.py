@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 
 from planner.membership import User
 from planner.optin import OptInRefused, accept_guidelines
@@ -27,17 +28,17 @@ def pilot_page(request: Request, me: Someone):
 
 
 @router.post("/pilot/{plan}/{cohort}/join")
-def join_from_page(plan: str, cohort: str, request: Request, me: Someone,
-                accept: Annotated[int | None, Form()] = None):
+async def join_from_page(plan: str, cohort: str, request: Request, me: Someone,
+                         accept: Annotated[int | None, Form()] = None):
     try:
-        result = join_cohort(database_url(request), plan_key=plan, cohort=cohort, user=me.user, accepted_version=accept)
+        result = await join_cohort(request, plan_key=plan, cohort=cohort, user=me.user, accepted_version=accept)
     except NoSuchPlan as exc:
         raise HTTPException(404, str(exc)) from None
     except OptInRefused as exc:
-        return _page(request, me.user, status=422, error=str(exc))
+        return await run_in_threadpool(_page, request, me.user, status=422, error=str(exc))
     message = ("You are in. Your new features appear within seconds." if result.status == "member" else
                f"The pilot is full: you are number {result.position} on the waitlist.")
-    return _page(request, me.user, message=message)
+    return await run_in_threadpool(_page, request, me.user, message=message)
 
 
 @router.post("/pilot/{plan}/{cohort}/leave")

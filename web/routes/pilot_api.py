@@ -78,12 +78,12 @@ def offers(request: Request, me: Someone, user: str | None = None):
 
 
 @router.post("/{plan}/{cohort}/join", response_model=Membership)
-def api_join(plan: str, cohort: str, body: JoinRequest, request: Request, me: Someone):
+async def api_join(plan: str, cohort: str, body: JoinRequest, request: Request, me: Someone):
     """Join an open opt-in cohort (or its waitlist when full), accepting the current guidelines."""
     who = acting_user(me, body.user)
     try:
-        result = join_cohort(database_url(request), plan_key=plan, cohort=cohort, user=who,
-                             accepted_version=body.accept_guidelines_version)
+        result = await join_cohort(request, plan_key=plan, cohort=cohort, user=who,
+                                   accepted_version=body.accept_guidelines_version)
     except NoSuchPlan as exc:
         raise HTTPException(404, str(exc)) from None
     except OptInRefused as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from fastapi import Request
 from sqlalchemy import func
 from sqlmodel import select
 
@@ -12,23 +13,23 @@ from planner.db import session_scope
 from planner.membership import User
 from planner.optin import Offer, effective_members, memberships, open_offers, waiting_position
 from planner.plans import list_plans
-from planner.optin import JoinResult, LeaveResult, join, leave
-from planner.store import plan_row, read_plan_cached
+from planner.optin import JoinResult, LeaveResult, leave
+from planner.optin_batch import JoinRequest, NoSuchPlan  # noqa: F401 - NoSuchPlan: the routes catch it from here
+from planner.store import read_plan_cached
 from planner.tables import CohortRow, MembershipRow
 from web.services.features import FeatureLine, user_features
+from web.services.join_queue import JoinQueue
 
 
-class NoSuchPlan(LookupError):
-    pass
+def joins(request: Request) -> JoinQueue:
+    """The process's opt-in writer (see join_queue): every join, from the page or the API, goes through it."""
+    return request.app.state.join_queue
 
 
-def join_cohort(database_url: str, *, plan_key: str, cohort: str, user: str, accepted_version: int | None) -> JoinResult:
-    with session_scope(database_url, serial=True) as session:
-        row = plan_row(session, plan_key)
-        if row is None or row.archived:
-            raise NoSuchPlan(f"no plan '{plan_key}'")
-        return join(session=session, plan=read_plan_cached(session, row), cohort_key=cohort, user=user,
-                    accepted_version=accepted_version)
+async def join_cohort(request: Request, *, plan_key: str, cohort: str, user: str,
+                      accepted_version: int | None) -> JoinResult:
+    """Join (or join the waitlist); raises NoSuchPlan or OptInRefused."""
+    return await joins(request).join(JoinRequest(plan_key, cohort, user, accepted_version))
 
 
 def leave_cohort(database_url: str, *, plan_key: str, cohort: str, user: str, actor: str | None = None) -> LeaveResult:
