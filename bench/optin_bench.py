@@ -26,6 +26,7 @@ import secrets
 import signal
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -140,10 +141,15 @@ def run_load(base: str, plan_key: str, users: list[str], clients: int, rate: flo
     todo: queue.SimpleQueue[int] = queue.SimpleQueue()
     for i in range(len(users)):
         todo.put(i)
+    # The clients are made before the clock starts, sharing one TLS context: httpx loads the CA bundle
+    # for each new client (~50 ms of CPU under this process's GIL), and 50 of them inside the measured
+    # window would delay this process's own reading of the answers, not the server's.
+    tls = ssl.create_default_context()
+    pool = [httpx.Client(timeout=30.0, verify=tls) for _ in range(clients)]
     t0 = time.monotonic() + 0.5
 
-    def worker() -> None:
-        with httpx.Client(timeout=30.0) as client:
+    def worker(client: httpx.Client) -> None:
+        with client:
             while True:
                 try:
                     i = todo.get_nowait()
@@ -154,7 +160,8 @@ def run_load(base: str, plan_key: str, users: list[str], clients: int, rate: flo
                     time.sleep(delay)
                 one_user(client, base, plan_key, results[i])
 
-    threads = [threading.Thread(target=worker, name=f"client-{n}", daemon=True) for n in range(clients)]
+    threads = [threading.Thread(target=worker, args=(client,), name=f"client-{n}", daemon=True)
+               for n, client in enumerate(pool)]
     for thread in threads:
         thread.start()
     for thread in threads:
