@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 from planner.model import Plan
@@ -70,14 +71,14 @@ def join_batch(session: Session, requests: list[JoinRequest]) -> list[Outcome]:
 
     memberships: list[dict] = []
     audits: list[dict] = []
+    db = session.connection()  # Core statements, built once below: this runs for every opt-in
     for (plan_key, cohort_key), indexes in groups.items():
         plan_id, plan = plans[plan_key]
-        cohort_id, capacity = _cohort(session, plan_id, cohort_key)
-        session.exec(update(CohortRow).where(CohortRow.id == cohort_id)
-                     .values(membership_version=CohortRow.membership_version + 1))  # the lock, and "push me"
-        existing = _existing(session, cohort_id, {requests[i].user for i in indexes})
-        counts = dict(session.exec(select(MembershipRow.status, func.count()).where(
-            MembershipRow.cohort_id == cohort_id).group_by(MembershipRow.status)).all())
+        cohort_id, capacity = db.execute(_COHORT, {"plan_id": plan_id, "key": cohort_key}).one()
+        db.execute(_LOCK, {"cohort_id": cohort_id})  # serialises changes to the cohort, and tells the pusher
+        existing = {user: _Existing(*rest) for user, *rest in
+                    db.execute(_EXISTING, {"cohort_id": cohort_id, "users": sorted({requests[i].user for i in indexes})})}
+        counts = dict(db.execute(_COUNTS, {"cohort_id": cohort_id}).all())
         members, waiting = counts.get("member", 0), counts.get("waiting", 0)
         renewed: list[dict] = []
         now = utcnow()
@@ -110,14 +111,12 @@ def join_batch(session: Session, requests: list[JoinRequest]) -> list[Outcome]:
             existing[request.user] = _Existing(-1, status, request.accepted_version, now, position)
             outcomes[i] = JoinResult(status, position)
         if renewed:
-            session.connection().execute(
-                update(MembershipRow.__table__).where(MembershipRow.__table__.c.id == bindparam("row_id"))
-                .values(guidelines_version=bindparam("version"), accepted_at=bindparam("at")), renewed)
+            db.execute(_RENEW, renewed)
     if memberships:
         # one statement for the lot; a concurrent insert of the same user (another process) raises
         # IntegrityError here and the caller retries the batch one by one
-        session.connection().execute(insert(MembershipRow.__table__), memberships)
-        session.connection().execute(insert(AuditRow.__table__), audits)
+        db.execute(_INSERT_MEMBERSHIPS, memberships)
+        db.execute(_INSERT_AUDITS, audits)
     return outcomes  # type: ignore[return-value]  # every slot is filled above
 
 
@@ -126,14 +125,17 @@ def _plans(session: Session, keys: set[str]) -> dict[str, tuple[int, Plan]]:
     return {row.key: (row.id, read_plan_cached(session, row)) for row in rows}
 
 
-def _cohort(session: Session, plan_id: int, cohort_key: str) -> tuple[int, int | None]:
-    return session.exec(select(CohortRow.id, CohortRow.capacity)
-                        .where(CohortRow.plan_id == plan_id, CohortRow.key == cohort_key)).one()
-
-
-def _existing(session: Session, cohort_id: int, users: set[str]) -> dict[str, _Existing]:
-    rows = session.exec(select(MembershipRow.user_id, MembershipRow.id, MembershipRow.status,
-                               MembershipRow.guidelines_version, MembershipRow.requested_at)
-                        .where(MembershipRow.cohort_id == cohort_id, MembershipRow.user_id.in_(users))).all()
-    return {user: _Existing(id_, status, version, at) for user, id_, status, version, at in rows}
-
+_cohorts, _members = CohortRow.__table__.c, MembershipRow.__table__.c
+_COHORT = sa_select(_cohorts.id, _cohorts.capacity).where(_cohorts.plan_id == bindparam("plan_id"),
+                                                          _cohorts.key == bindparam("key"))
+_LOCK = (update(CohortRow.__table__).where(_cohorts.id == bindparam("cohort_id"))
+         .values(membership_version=_cohorts.membership_version + 1))
+_EXISTING = sa_select(_members.user_id, _members.id, _members.status, _members.guidelines_version,
+                      _members.requested_at).where(_members.cohort_id == bindparam("cohort_id"),
+                                                   _members.user_id.in_(bindparam("users", expanding=True)))
+_COUNTS = (sa_select(_members.status, func.count()).where(_members.cohort_id == bindparam("cohort_id"))
+           .group_by(_members.status))
+_RENEW = (update(MembershipRow.__table__).where(_members.id == bindparam("row_id"))
+          .values(guidelines_version=bindparam("version"), accepted_at=bindparam("at")))
+_INSERT_MEMBERSHIPS = insert(MembershipRow.__table__)
+_INSERT_AUDITS = insert(AuditRow.__table__)
