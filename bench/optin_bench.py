@@ -9,8 +9,9 @@ from a user's join to their visibility, and checks the server's database; exits 
     join p99 < 250 ms;  every opt-in visible within 5 s;  < 1 Admin API write per 20 opt-ins.
 
 Run: `make bench-optin` (or with the UNLEASH_* lines in the environment:
-`.venv/bin/python bench/optin_bench.py [--push-interval 1.0] [--users 2000] [--clients 50] [--rate 40]`).
-The plan, its flags and segments are unique per run and archived / deleted afterwards.
+`.venv/bin/python bench/optin_bench.py [--push-interval 1.0] [--users 2000] [--clients 50] [--rate 40]
+[--database sqlite|postgresql]`; `make bench-optin BENCH_ARGS="--database postgresql"`).
+The plan, its flags and segments are unique per run and archived / deleted afterwards; so is the database.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import resource
 import secrets
 import signal
 import socket
-import sqlite3
 import ssl
 import subprocess
 import sys
@@ -33,10 +33,13 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "examples" / "intranet-rollout.yaml"
@@ -260,11 +263,11 @@ def stop(server: subprocess.Popen) -> None:
             server.wait(timeout=10)
 
 
-def membership_check(db_file: Path, plan_key: str, expected: set[str]) -> dict:
-    with sqlite3.connect(db_file) as con:
-        rows = con.execute(
+def membership_check(url: str, plan_key: str, expected: set[str]) -> dict:
+    with _engine(url).connect() as con:
+        rows = con.execute(text(
             "SELECT m.user_id, m.status FROM membership m JOIN cohort c ON m.cohort_id = c.id "
-            "JOIN plan p ON c.plan_id = p.id WHERE p.key = ? AND c.key = 'pilot'", (plan_key,)).fetchall()
+            "JOIN plan p ON c.plan_id = p.id WHERE p.key = :key AND c.key = 'pilot'"), {"key": plan_key}).all()
     users = [u for u, _ in rows]
     statuses: dict[str, int] = {}
     for _, status in rows:
@@ -275,27 +278,61 @@ def membership_check(db_file: Path, plan_key: str, expected: set[str]) -> dict:
             "missing": len(expected - set(users)), "unexpected": len(set(users) - expected), "ok": ok}
 
 
-def pusher_syncs(db_file: Path, plan_key: str) -> dict:
+def pusher_syncs(url: str, plan_key: str) -> dict:
     """The full syncs the pusher fell back to (a segment more or less), from the server's sync_run table:
     how long each took and what it wrote."""
     from datetime import datetime
 
-    with sqlite3.connect(db_file) as con:
-        rows = con.execute(
+    def when(value) -> datetime:
+        return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+    with _engine(url).connect() as con:
+        rows = con.execute(text(
             "SELECT r.started_at, r.finished_at, r.writes, r.outcome, r.changes, r.error FROM sync_run r "
-            "JOIN plan p ON r.plan_id = p.id WHERE p.key = ? AND r.actor = 'opt-in' ORDER BY r.id",
-            (plan_key,)).fetchall()
+            "JOIN plan p ON r.plan_id = p.id WHERE p.key = :key AND r.actor = 'opt-in' ORDER BY r.id"),
+            {"key": plan_key}).all()
     runs = []
     for started, finished, writes, outcome, changes, error in rows:
         kinds: dict[str, int] = {}
-        for change in json.loads(changes or "[]"):
+        for change in (json.loads(changes or "[]") if isinstance(changes, str) else changes or []):
             what = f"{change.get('action')} {change.get('kind')}"
             kinds[what] = kinds.get(what, 0) + 1
-        seconds = (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds() \
-            if finished else None
+        seconds = (when(finished) - when(started)).total_seconds() if finished else None
         runs.append({"seconds": None if seconds is None else round(seconds, 2), "writes": writes,
                      "outcome": outcome, "changes": kinds, **({"error": error[:160]} if error else {})})
     return {"count": len(runs), "seconds_total": round(sum(r["seconds"] or 0 for r in runs), 1), "runs": runs}
+
+
+def _engine(url: str):
+    from planner.db import engine_for
+
+    return engine_for(url)
+
+
+@contextmanager
+def bench_database(kind: str, tmp: Path, key: str) -> Iterator[str]:
+    """An empty database for one run: a SQLite file (what `planner serve` uses by default), or a database
+    of its own on the PostgreSQL server of `make unleash`, dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp / 'bench.db'}"
+        return
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    server = os.environ.get("PLANNER_TEST_DATABASE_URL")
+    if not server:
+        sys.exit("--database postgresql needs PLANNER_TEST_DATABASE_URL (run `make bench-optin`)")
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as con:
+        con.execute(text(f'CREATE DATABASE "{key}"'))
+    url = make_url(server).set(database=key).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        _engine(url).dispose()  # this process's connections; the server's are gone with it
+        with admin.connect() as con:
+            con.execute(text(f'DROP DATABASE IF EXISTS "{key}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def preflight_segments(admin, needed: int, wait: float = 120.0) -> dict:
@@ -337,6 +374,9 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--rate", type=float, default=40.0, help="users started per second")
     parser.add_argument("--push-interval", type=float, default=1.0, help="PLANNER_PUSH_INTERVAL of the server")
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite",
+                        help="the server's database: a SQLite file (the default of `planner serve`) or a database "
+                             "of its own on the PostgreSQL of `make unleash`")
     parser.add_argument("--json-out", type=Path, help="also write the report here")
     args = parser.parse_args()
 
@@ -351,14 +391,12 @@ def main() -> int:
     key = f"optin{uuid.uuid4().hex[:6]}"
     users = [f"bench-u-{i:04d}" for i in range(args.users)]
     expected = set(users)
-    report: dict = {"plan": key, "users": args.users, "clients": args.clients, "pace_per_s": args.rate,
+    report: dict = {"plan": key, "database": args.database, "users": args.users, "clients": args.clients, "pace_per_s": args.rate,
                     "push_interval_s": args.push_interval, "load_average_before": os.getloadavg()[0],
                     "segments": preflight_segments(admin, pilot_segments + 3)}  # + champions, hr, sales-quarter
     server_log = Path(tempfile.gettempdir()) / f"optin-bench-{key}-server.log"
 
-    with tempfile.TemporaryDirectory(prefix="optin-bench-") as tmp:
-        db_file = Path(tmp) / "bench.db"
-        url = f"sqlite:///{db_file}"
+    with tempfile.TemporaryDirectory(prefix="optin-bench-") as tmp, bench_database(args.database, Path(tmp), key) as url:
         env = {**os.environ, "PLANNER_DATABASE_URL": url, "PLANNER_SESSION_SECRET": secrets.token_urlsafe(32),
                "PLANNER_PUSH_INTERVAL": str(args.push_interval), "PLANNER_DEV_LOGIN": "false"}
         plan_file = Path(tmp) / "plan.yaml"
@@ -410,8 +448,8 @@ def main() -> int:
                                                      "bench_client": round(cpu_self_load, 1),
                                                      "wall": round(last_join - t0, 1)}
                 report["load_average_after"] = os.getloadavg()[0]
-                report["membership"] = membership_check(db_file, key, expected)
-                report["pusher_full_syncs"] = pusher_syncs(db_file, key)
+                report["membership"] = membership_check(url, key, expected)
+                report["pusher_full_syncs"] = pusher_syncs(url, key)
         finally:
             try:
                 report["cleanup"] = cleanup(url, key, admin)
@@ -466,6 +504,11 @@ def summarise(results: list[UserResult], t0: float, last_join: float, watcher: W
             # when the slowest joins happened (s since the load began) and how slow: clustered or spread out?
             "slowest": [[round(r.completed - t0, 1), ms(r.latency)] for r in
                         sorted((r for r in results if r.latency is not None), key=lambda r: -r.latency)[:25]],
+        },
+        "database_writes": {  # the server's opt-in writer: how many joins each transaction carried
+            "joins": after["opt_in_writes"]["joins"] - before["opt_in_writes"]["joins"],
+            "transactions": after["opt_in_writes"]["batches"] - before["opt_in_writes"]["batches"],
+            "retried_one_by_one": after["opt_in_writes"]["retried_one_by_one"],
         },
         "admin_writes": {
             "total": writes,
