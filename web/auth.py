@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from planner.tokens import TOKEN_PREFIX, verify_token
@@ -89,14 +90,22 @@ def identify(request: Request) -> Identity | None:
     return None
 
 
-def current_identity(request: Request) -> Identity:
+async def _look_up_token(request: Request) -> None:
+    """A bearer token is a database read: done in the threadpool, once per request (cached on it). The
+    dependencies here are async so that a header or session identity costs no thread hop at all."""
+    if _bearer(request) is not None and getattr(request.state, "token_identity", None) is None:
+        await run_in_threadpool(token_identity, request)
+
+
+async def current_identity(request: Request) -> Identity:
+    await _look_up_token(request)
     identity = identify(request)
     if identity is None:
         raise NotSignedIn()
     return identity
 
 
-def require_lead(identity: Annotated[Identity, Depends(current_identity)]) -> Identity:
+async def require_lead(identity: Annotated[Identity, Depends(current_identity)]) -> Identity:
     if not identity.lead:
         raise HTTPException(403, "only project leads may do this")
     return identity
@@ -107,7 +116,7 @@ platform_token = HTTPBearer(auto_error=False, scheme_name="platform token",
                             description="A platform API token, `rp_…`, from `planner token create NAME` or /tokens.")
 
 
-def require_platform(identity: Annotated[Identity, Depends(current_identity)],
+async def require_platform(identity: Annotated[Identity, Depends(current_identity)],
                      _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(platform_token)]) -> Identity:
     if not identity.platform:
         raise HTTPException(403, "only the platform may do this, with its API token (Authorization: Bearer rp_…)")
@@ -132,7 +141,8 @@ async def verify_csrf(request: Request) -> None:
         return
     # A browser never adds an Authorization header by itself, and another site's page cannot set one without a
     # CORS preflight the planner does not answer: a valid bearer token cannot be a forged request. A cookie can.
-    if token_identity(request) is not None:
+    if _bearer(request) is not None:
+        await _look_up_token(request)  # a 401 for an unknown or revoked one
         return
     expected = request.session.get("csrf")
     sent = request.headers.get("X-CSRF-Token")
