@@ -2,32 +2,25 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
 
 from flags.admin import ResourceLimits, UnleashAdmin
 from flags.errors import UnleashAuthError, UnleashConflict, UnleashNotFound, UnleashRefused
+from tests.integration.unleash import admin_client, unleash_env
 
 pytestmark = pytest.mark.integration
 
-URL = os.environ.get("UNLEASH_URL")
-ADMIN_TOKEN = os.environ.get("UNLEASH_ADMIN_TOKEN")
-CLIENT_TOKEN = os.environ.get("UNLEASH_CLIENT_TOKEN")
+_ENV = unleash_env(module_level=True)
+URL, ADMIN_TOKEN, CLIENT_TOKEN = _ENV["UNLEASH_URL"], _ENV["UNLEASH_ADMIN_TOKEN"], _ENV["UNLEASH_CLIENT_TOKEN"]
 PROJECT = "default"
 ENV = "development"
-
-if not (URL and ADMIN_TOKEN and CLIENT_TOKEN):
-    reason = "UNLEASH_URL, UNLEASH_ADMIN_TOKEN and UNLEASH_CLIENT_TOKEN are not set (source .run/unleash.env after `make unleash`)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI must run the integration tests: {reason}", pytrace=False)
-    pytest.skip(reason, allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
 def admin():
-    with UnleashAdmin(URL, ADMIN_TOKEN) as client:
+    with admin_client(_ENV) as client:
         yield client
 
 

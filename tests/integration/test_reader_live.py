@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import socketserver
 import threading
@@ -13,25 +12,16 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from flags.admin import UnleashAdmin
 from flags.reader import FlagReader
+from tests.integration.unleash import admin_client, unleash_env
 
 pytestmark = pytest.mark.integration
 
-URL = os.environ.get("UNLEASH_URL")
-ADMIN_TOKEN = os.environ.get("UNLEASH_ADMIN_TOKEN")
-CLIENT_TOKEN = os.environ.get("UNLEASH_CLIENT_TOKEN")
+_ENV = unleash_env(module_level=True)
+URL, ADMIN_TOKEN, CLIENT_TOKEN = _ENV["UNLEASH_URL"], _ENV["UNLEASH_ADMIN_TOKEN"], _ENV["UNLEASH_CLIENT_TOKEN"]
 PROJECT = "default"
 ENV = "development"
 REFRESH = 1
-
-if not (URL and ADMIN_TOKEN and CLIENT_TOKEN):
-    reason = ("UNLEASH_URL, UNLEASH_ADMIN_TOKEN and UNLEASH_CLIENT_TOKEN are not set "
-              "(source .run/unleash.env after `make unleash`)")
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI must run the integration tests: {reason}", pytrace=False)
-    pytest.skip(reason, allow_module_level=True)
-
 SECRET = CLIENT_TOKEN.rsplit(".", 1)[-1]
 BOOT_FLAG = f"it-reader-boot-{uuid.uuid4().hex[:8]}"  # exists only in the bootstrap copy
 BOOTSTRAP = {"version": 1, "segments": [], "features": [
@@ -40,7 +30,7 @@ BOOTSTRAP = {"version": 1, "segments": [], "features": [
 
 @pytest.fixture(scope="module")
 def admin():
-    with UnleashAdmin(URL, ADMIN_TOKEN) as client:
+    with admin_client(_ENV) as client:
         yield client
 
 
