@@ -40,8 +40,8 @@ def _context(request: Request, key: str, **extra):
         row = plan_row(session, key)
         if row is None or row.archived:
             raise HTTPException(404, f"no plan '{key}'")
-        return {"plan": read_plan(session, row), "runs": runs(session, row.id), "running": RUNNING.get(key),
-                "dry": None, "error": None, **extra}
+        return {"plan": read_plan(session, row), "plan_id": row.id, "runs": runs(session, row.id),
+                "running": RUNNING.get(key), "dry": None, "error": None, **extra}
 
 
 def _sync(request: Request, key: str, *, actor: str, dry_run: bool, on_progress=None):
@@ -58,7 +58,8 @@ def sync_panel(key: str, request: Request, lead: Lead):
         context["dry"] = _sync(request, key, actor=lead.user, dry_run=True).as_json()
     except (UnleashError, DesiredStateError, RuntimeError) as exc:
         context["error"] = str(exc)
-    context["runs"] = _context(request, key)["runs"]
+    with db(request) as session:  # the history now starts with the dry run just recorded
+        context["runs"] = runs(session, context["plan_id"])
     return render(request, "sync.html", context, block="panel")
 
 
