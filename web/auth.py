@@ -117,7 +117,7 @@ platform_token = HTTPBearer(auto_error=False, scheme_name="platform token",
 
 
 async def require_platform(identity: Annotated[Identity, Depends(current_identity)],
-                     _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(platform_token)]) -> Identity:
+                           _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(platform_token)]) -> Identity:
     if not identity.platform:
         raise HTTPException(403, "only the platform may do this, with its API token (Authorization: Bearer rp_…)")
     return identity

@@ -11,25 +11,22 @@ from sqlmodel import select
 
 from planner.db import session_scope
 from planner.membership import User
-from planner.optin import Offer, effective_members, memberships, open_offers, waiting_position
-from planner.plans import list_plans
-from planner.optin import JoinResult, LeaveResult, leave
+from planner.optin import (JoinResult, LeaveResult, Offer, effective_members, leave, memberships, open_offers,
+                           waiting_position)
 from planner.optin_batch import JoinRequest, NoSuchPlan  # noqa: F401 - NoSuchPlan: the routes catch it from here
+from planner.plans import list_plans
 from planner.store import read_plan_cached
 from planner.tables import CohortRow, MembershipRow
 from web.services.features import FeatureLine, user_features
 from web.services.join_queue import JoinQueue
 
 
-def joins(request: Request) -> JoinQueue:
-    """The process's opt-in writer (see join_queue): every join, from the page or the API, goes through it."""
-    return request.app.state.join_queue
-
-
 async def join_cohort(request: Request, *, plan_key: str, cohort: str, user: str,
                       accepted_version: int | None) -> JoinResult:
-    """Join (or join the waitlist); raises NoSuchPlan or OptInRefused."""
-    return await joins(request).join(JoinRequest(plan_key, cohort, user, accepted_version))
+    """Join (or join the waitlist); raises NoSuchPlan or OptInRefused. Every join, from the page or the API,
+    goes through the process's opt-in writer (see join_queue)."""
+    writer: JoinQueue = request.app.state.join_queue
+    return await writer.join(JoinRequest(plan_key, cohort, user, accepted_version))
 
 
 def leave_cohort(database_url: str, *, plan_key: str, cohort: str, user: str, actor: str | None = None) -> LeaveResult:
