@@ -33,7 +33,9 @@ def engine_for(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # the web server runs up to 40 request threads, the opt-in writer and the pusher: keep enough
+    # connections open that a burst does not open (and then close) new ones, a new backend each time
+    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=30)
 
 
 _writers: dict[str, threading.Lock] = {}
