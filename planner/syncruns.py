@@ -11,22 +11,25 @@ from sqlmodel import Session, select
 
 from planner.tables import PlanRow, SyncRunRow, utcnow
 
-LEASE = timedelta(minutes=10)
+LEASE = timedelta(minutes=10)  # a sync; one whose process died blocks the next this long at most
+PUSH_LEASE = timedelta(minutes=2)  # an opt-in push round: a few writes, it is over in seconds
 
 
 class SyncBusy(RuntimeError):
     """Another sync of the same plan is running."""
 
 
-def acquire_lease(session: Session, plan_row: PlanRow, *, now: datetime | None = None) -> str:
-    """Take the plan's sync lease in one atomic UPDATE (works the same on SQLite and PostgreSQL)."""
+def acquire_lease(session: Session, plan_row: PlanRow, *, now: datetime | None = None,
+                  hold: timedelta = LEASE) -> str:
+    """Take the plan's sync lease in one atomic UPDATE (works the same on SQLite and PostgreSQL). Syncs and
+    opt-in pushes (of every process) take it, so that only one of them writes a plan's flags at a time."""
     now = now or utcnow()
     owner = uuid.uuid4().hex
     taken = session.exec(
         update(PlanRow)
         .where(PlanRow.id == plan_row.id)
         .where(or_(PlanRow.sync_lease_until.is_(None), PlanRow.sync_lease_until < now))
-        .values(sync_lease_owner=owner, sync_lease_until=now + LEASE)
+        .values(sync_lease_owner=owner, sync_lease_until=now + hold)
     ).rowcount
     if taken != 1:
         raise SyncBusy(f"another sync of plan '{plan_row.key}' is running; try again when it has finished")

@@ -12,6 +12,8 @@ from planner.db import session_scope
 from planner.optin import join, leave
 from planner.planfile import load_plan
 from planner.plans import apply_plan
+from planner.store import plan_row
+from planner.syncruns import acquire_lease, release_lease
 from tests.integration.test_sync import FailAfter
 from tests.integration.unleash import admin_client, client_payload, unique, unleash_env, wait_for_client_api
 from tests.plans import DEMO
@@ -129,3 +131,24 @@ def test_a_cohort_that_needs_one_more_segment_gets_it_without_a_full_sync(databa
         push_plan(database_url, plan.key, admin, small, report)
         assert report.full_syncs == 1
         wait_for_client_api(env, lambda _fs: pilot_users(env, plan) == {f"g-{i:02d}" for i in range(10)})
+
+
+def test_a_push_round_waits_for_a_sync_that_holds_the_plan(database_url, plan, env):
+    """While a sync (a lead's, or another server process's pusher) holds the plan's lease, the pusher writes
+    nothing and the cohort stays marked; the round after the lease is released pushes it."""
+    with session_scope(database_url) as session:
+        row = plan_row(session, plan.key)
+        owner = acquire_lease(session, row)
+    opt_in(database_url, plan, "l-1")
+    with admin_client(env) as admin:
+        report, writes = PushReport(), admin.writes
+        push_plan(database_url, plan.key, admin, ResourceLimits(), report)
+        assert admin.writes == writes and report.segment_writes == 0 and report.full_syncs == 0
+        assert dirty_plans(database_url) == [plan.key]
+        with session_scope(database_url) as session:
+            release_lease(session, row.id, owner)
+        push_plan(database_url, plan.key, admin, ResourceLimits(), report)
+        assert report.segment_writes == 1 and dirty_plans(database_url) == []
+        with session_scope(database_url) as session:  # the round gave the lease back: a sync can start
+            release_lease(session, row.id, acquire_lease(session, plan_row(session, plan.key)))
+    wait_for_client_api(env, lambda _fs: pilot_users(env, plan) == {"l-1"})

@@ -21,7 +21,7 @@ from flags.errors import UnleashError
 from planner.db import session_scope
 from planner.optin import effective_members, mark_pushed
 from planner.store import read_plan_cached
-from planner.syncruns import SyncBusy, has_synced
+from planner.syncruns import PUSH_LEASE, SyncBusy, acquire_lease, has_synced, release_lease
 from planner.tables import CohortRow, PlanRow
 from web.services.sync import sync_plan
 
@@ -44,14 +44,44 @@ def dirty_plans(database_url: str) -> list[str]:
 
 
 def push_plan(database_url: str, plan_key: str, admin, limits: ResourceLimits, report: PushReport) -> None:
-    with session_scope(database_url) as session:
+    """One plan's round, under the plan's sync lease: a lead's sync, or the pusher of another server
+    process, never writes the same segments at the same time (they would both add a missing one)."""
+    with session_scope(database_url, serial=True) as session:
         row = session.exec(select(PlanRow).where(PlanRow.key == plan_key)).one()
         plan = read_plan_cached(session, row)
         if not has_synced(session, row.id):
             return  # never synced by a lead: memberships go along with the first sync
+        try:
+            lease = acquire_lease(session, row, hold=PUSH_LEASE)
+        except SyncBusy:
+            return  # a sync is running (it takes the members along), or another process pushes: next round
         members, versions = effective_members(session, plan)
         dirty = {c.key for c in session.exec(select(CohortRow).where(
             CohortRow.plan_id == row.id, CohortRow.membership_version > CohortRow.pushed_version))}
+        plan_id = row.id
+    pushed = False
+    try:
+        pushed = _push_segments(plan, members, dirty, admin, limits, report)
+    finally:
+        with session_scope(database_url, serial=True) as session:
+            release_lease(session, plan_id, lease)
+            if pushed:
+                mark_pushed(session, versions)
+    if not pushed:
+        # a segment less (or a half-done round): strategies go too, which the full, level-triggered sync does
+        try:
+            outcome = sync_plan(database_url=database_url, plan_key=plan_key, admin=admin, actor="opt-in")
+        except SyncBusy:
+            return  # a lead's sync started meanwhile; it takes the members along
+        report.full_syncs += 1
+        if outcome.outcome != "ok":
+            log.warning("opt-in changes of plan %s not pushed yet: %s", plan_key, outcome.error)
+
+
+def _push_segments(plan, members: dict[str, list[str]], dirty: set[str], admin, limits: ResourceLimits,
+                   report: PushReport) -> bool:
+    """Write the dirty cohorts' segments (adding one, with its strategies, where a cohort needs one more).
+    False, with nothing written, when only the full sync can do it."""
     desired = desired_state(plan, members=members, limits=limits)
     actual = {s["name"]: s for s in admin.list_segments() if is_owned_name(plan.key, s.get("name"))}
     wanted = {name: spec for name, spec in desired.segments.items() if name.split(":")[2] in dirty}
@@ -60,17 +90,9 @@ def push_plan(database_url: str, plan_key: str, admin, limits: ResourceLimits, r
     # a segment used by fewer flags than planned: an earlier round stopped half-way; the full sync mends it
     incomplete = any(actual[name].get("usedInFeatures", uses[name]) < uses[name] for name in have & set(wanted))
     added, removed = set(wanted) - have, have - set(wanted)
-    cohorts_with_segments = {name.split(":")[2] for name in have}
     if incomplete or removed:
-        # a segment less (or a half-done round): strategies go too, which the full, level-triggered sync does
-        try:
-            outcome = sync_plan(database_url=database_url, plan_key=plan_key, admin=admin, actor="opt-in")
-        except SyncBusy:
-            return  # a lead's sync is running; it takes the members along, and we look again next round
-        report.full_syncs += 1
-        if outcome.outcome != "ok":
-            log.warning("opt-in changes of plan %s not pushed yet: %s", plan_key, outcome.error)
-        return
+        return False
+    cohorts_with_segments = {name.split(":")[2] for name in have}
     for name in sorted(added):
         # one part more (or the first): its segment, and its strategy on each flag the cohort gets
         segment_id = admin.create_segment(wanted[name].body(desired.project))["id"]
@@ -82,14 +104,14 @@ def push_plan(database_url: str, plan_key: str, admin, limits: ResourceLimits, r
                     # the cohort's first strategy on a flag may be the flag's first: switch it on (after the
                     # strategy exists, or Unleash would add a 100 % default strategy of its own)
                     admin.set_environment_enabled(desired.project, strategy.flag, desired.environment, True)
-    wanted = {name: spec for name, spec in wanted.items() if name not in added}
     for name, spec in wanted.items():
+        if name in added:
+            continue
         body = spec.body(desired.project)
         if segment_fingerprint(actual[name]) != segment_fingerprint(body):
             admin.update_segment(actual[name]["id"], body)
             report.segment_writes += 1
-    with session_scope(database_url, serial=True) as session:
-        mark_pushed(session, versions)
+    return True
 
 
 class MembershipPusher:
