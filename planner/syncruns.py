@@ -16,15 +16,22 @@ PUSH_LEASE = timedelta(minutes=2)  # an opt-in push round: a few writes, it is o
 
 
 class SyncBusy(RuntimeError):
-    """Another sync of the same plan is running."""
+    """Another sync of the same plan is running (`push_round`: an opt-in push, over in a moment)."""
+
+    def __init__(self, message: str, *, push_round: bool = False):
+        super().__init__(message)
+        self.push_round = push_round
+
+
+PUSH_OWNER = "push-"  # the lease owner's prefix during an opt-in push round
 
 
 def acquire_lease(session: Session, plan_row: PlanRow, *, now: datetime | None = None,
-                  hold: timedelta = LEASE) -> str:
+                  hold: timedelta = LEASE, push_round: bool = False) -> str:
     """Take the plan's sync lease in one atomic UPDATE (works the same on SQLite and PostgreSQL). Syncs and
     opt-in pushes (of every process) take it, so that only one of them writes a plan's flags at a time."""
     now = now or utcnow()
-    owner = uuid.uuid4().hex
+    owner = (PUSH_OWNER if push_round else "") + uuid.uuid4().hex
     taken = session.exec(
         update(PlanRow)
         .where(PlanRow.id == plan_row.id)
@@ -32,7 +39,9 @@ def acquire_lease(session: Session, plan_row: PlanRow, *, now: datetime | None =
         .values(sync_lease_owner=owner, sync_lease_until=now + hold)
     ).rowcount
     if taken != 1:
-        raise SyncBusy(f"another sync of plan '{plan_row.key}' is running; try again when it has finished")
+        holder = session.exec(select(PlanRow.sync_lease_owner).where(PlanRow.id == plan_row.id)).first() or ""
+        raise SyncBusy(f"another sync of plan '{plan_row.key}' is running; try again when it has finished",
+                       push_round=holder.startswith(PUSH_OWNER))
     # a run still marked running holds no lease any more: its process died
     for run in session.exec(select(SyncRunRow).where(SyncRunRow.plan_id == plan_row.id,
                                                      SyncRunRow.outcome == "running")):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import httpx
 import pytest
 
@@ -11,7 +14,7 @@ from planner.model import Cohort, CohortKind, Feature, Rule
 from planner.planfile import load_plan
 from planner.plans import apply_plan
 from planner.store import plan_row
-from planner.syncruns import SyncBusy, acquire_lease, runs, start_run
+from planner.syncruns import SyncBusy, acquire_lease, release_lease, runs, start_run
 from tests.integration.unleash import admin_client, unique, unleash_env
 from web.services.sync import sync_plan
 
@@ -219,3 +222,28 @@ def test_features_added_to_the_plan_appear_as_new_flags(database_url, plan, admi
     apply(database_url, more)
     result = sync(database_url, more, admin)
     assert [(c["kind"], c["action"]) for c in result["items"]] == [("flag", "create")]
+
+
+def test_a_sync_waits_for_an_opt_in_push_round_but_not_for_another_sync(database_url, plan, admin):
+    apply(database_url, plan)
+    with session_scope(database_url) as session:
+        row = plan_row(session, plan.key)
+        owner = acquire_lease(session, row, push_round=True)  # a pusher (of any process) is mid-round
+
+    def round_ends() -> None:
+        time.sleep(0.5)
+        with session_scope(database_url) as session:
+            release_lease(session, row.id, owner)
+
+    ender = threading.Thread(target=round_ends)
+    started = time.monotonic()
+    ender.start()
+    outcome = sync_plan(database_url=database_url, plan_key=plan.key, admin=admin, actor="lead")
+    ender.join()
+    assert outcome.outcome == "ok" and time.monotonic() - started >= 0.5
+    with session_scope(database_url) as session:
+        acquire_lease(session, plan_row(session, plan.key))  # a sync: the next one is refused at once
+    started = time.monotonic()
+    with pytest.raises(SyncBusy, match="another sync"):
+        sync_plan(database_url=database_url, plan_key=plan.key, admin=admin, actor="lead")
+    assert time.monotonic() - started < 5

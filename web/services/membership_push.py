@@ -52,7 +52,7 @@ def push_plan(database_url: str, plan_key: str, admin, limits: ResourceLimits, r
         if not has_synced(session, row.id):
             return  # never synced by a lead: memberships go along with the first sync
         try:
-            lease = acquire_lease(session, row, hold=PUSH_LEASE)
+            lease = acquire_lease(session, row, hold=PUSH_LEASE, push_round=True)
         except SyncBusy:
             return  # a sync is running (it takes the members along), or another process pushes: next round
         members, versions = effective_members(session, plan)

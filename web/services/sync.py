@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,7 @@ from planner import audit
 from planner.db import session_scope
 from planner.optin import effective_members, mark_pushed
 from planner.store import plan_row, read_plan
-from planner.syncruns import acquire_lease, finish_run, previous_fingerprints, release_lease, start_run
+from planner.syncruns import SyncBusy, acquire_lease, finish_run, previous_fingerprints, release_lease, start_run
 
 
 class PlanNotFound(LookupError):
@@ -40,18 +41,34 @@ class SyncOutcome:
                 "error": self.error}
 
 
+PUSH_WAIT_SECONDS = 10.0  # how long a sync waits for an opt-in push round to give the plan back
+
+
+def _begin(database_url: str, plan_key: str, actor: str, dry_run: bool):
+    """Read the plan and its members, take the lease and record the run: one transaction. A push round
+    that holds the plan is over in a moment, so that one is waited for; a sync is not."""
+    deadline = time.monotonic() + PUSH_WAIT_SECONDS
+    while True:
+        try:
+            with session_scope(database_url, serial=True) as session:
+                row = plan_row(session, plan_key)
+                if row is None:
+                    raise PlanNotFound(f"no plan '{plan_key}'")
+                plan = read_plan(session, row)
+                members, member_versions = effective_members(session, plan)
+                previous = previous_fingerprints(session, row.id)
+                lease = None if dry_run else acquire_lease(session, row)
+                run = start_run(session, plan_row=row, actor=actor, dry_run=dry_run)
+                return plan, members, member_versions, previous, lease, run, row.id
+        except SyncBusy as busy:
+            if not busy.push_round or time.monotonic() > deadline:
+                raise
+        time.sleep(0.1)  # outside the transaction: joins go on meanwhile
+
+
 def sync_plan(*, database_url: str, plan_key: str, admin, actor: str, dry_run: bool = False,
               on_progress: Progress | None = None) -> SyncOutcome:
-    with session_scope(database_url, serial=True) as session:
-        row = plan_row(session, plan_key)
-        if row is None:
-            raise PlanNotFound(f"no plan '{plan_key}'")
-        plan = read_plan(session, row)
-        members, member_versions = effective_members(session, plan)
-        previous = previous_fingerprints(session, row.id)
-        lease = None if dry_run else acquire_lease(session, row)
-        run = start_run(session, plan_row=row, actor=actor, dry_run=dry_run)
-        plan_id = row.id
+    plan, members, member_versions, previous, lease, run, plan_id = _begin(database_url, plan_key, actor, dry_run)
     sync: SyncPlan | None = None
     writes_before = admin.writes
     try:
