@@ -10,7 +10,7 @@ from a user's join to their visibility, and checks the server's database; exits 
 
 Run: `make bench-optin` (or with the UNLEASH_* lines in the environment:
 `.venv/bin/python bench/optin_bench.py [--push-interval 1.0] [--users 2000] [--clients 50] [--rate 40]
-[--database sqlite|postgresql]`; `make bench-optin BENCH_ARGS="--database postgresql"`).
+[--database sqlite|postgresql] [--workers N]`; `make bench-optin BENCH_ARGS="--database postgresql"`).
 The plan, its flags and segments are unique per run and archived / deleted afterwards; so is the database.
 """
 
@@ -69,6 +69,23 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def tree_cpu_seconds(pid: int) -> float | None:
+    """cpu_seconds of a process and all its descendants (the workers of `planner serve --workers`)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    tree, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    times = [cpu_seconds(p) for p in tree]
+    return None if times[0] is None and len(times) == 1 else sum(t or 0 for t in times)
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -237,19 +254,40 @@ def health(client: httpx.Client, base: str) -> dict:
     return response.json()
 
 
-def wait_healthy(base: str, server: subprocess.Popen, timeout: float = 60) -> dict:
+COUNTERS = (("opt_in_push", ("plans_pushed", "segment_writes", "full_syncs", "admin_writes")),
+            ("opt_in_writes", ("joins", "batches", "retried_one_by_one")))
+
+
+def health_of_all(base: str, workers: int, timeout: float = 30) -> dict:
+    """/health of every server process, its counters summed: each answer is one worker's, so ask on new
+    connections (the kernel hands them to the workers in turn) until every process has answered."""
+    seen: dict[int, dict] = {}
     deadline = time.monotonic() + timeout
-    with httpx.Client() as client:
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                raise RuntimeError(f"planner serve exited with {server.returncode}")
-            try:
-                data = health(client, base)
-                if data.get("status") == "ok" and "opt_in_push" in data:
-                    return data
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
+    while len(seen) < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {len(seen)} of {workers} server processes answered /health")
+        with httpx.Client() as client:
+            data = health(client, base)
+        seen[data["process"]] = data
+    total = dict(next(iter(seen.values())))
+    for section, names in COUNTERS:
+        total[section] = {name: sum(d[section][name] for d in seen.values()) for name in names}
+    total["processes"] = sorted(seen)
+    return total
+
+
+def wait_healthy(base: str, server: subprocess.Popen, workers: int, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"planner serve exited with {server.returncode}")
+        try:
+            data = health_of_all(base, workers, timeout=max(1.0, deadline - time.monotonic()))
+            if data.get("status") == "ok" and "opt_in_push" in data:
+                return data
+        except (httpx.HTTPError, RuntimeError):
+            pass
+        time.sleep(0.3)
     raise RuntimeError(f"planner serve did not become healthy within {timeout:.0f} s")
 
 
@@ -377,6 +415,7 @@ def main() -> int:
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite",
                         help="the server's database: a SQLite file (the default of `planner serve`) or a database "
                              "of its own on the PostgreSQL of `make unleash`")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (`planner serve --workers`)")
     parser.add_argument("--json-out", type=Path, help="also write the report here")
     args = parser.parse_args()
 
@@ -391,12 +430,13 @@ def main() -> int:
     key = f"optin{uuid.uuid4().hex[:6]}"
     users = [f"bench-u-{i:04d}" for i in range(args.users)]
     expected = set(users)
-    report: dict = {"plan": key, "database": args.database, "users": args.users, "clients": args.clients, "pace_per_s": args.rate,
-                    "push_interval_s": args.push_interval, "load_average_before": os.getloadavg()[0],
+    report: dict = {"plan": key, "database": args.database, "workers": args.workers, "users": args.users,
+                    "clients": args.clients, "pace_per_s": args.rate, "push_interval_s": args.push_interval, "load_average_before": os.getloadavg()[0],
                     "segments": preflight_segments(admin, pilot_segments + 3)}  # + champions, hr, sales-quarter
     server_log = Path(tempfile.gettempdir()) / f"optin-bench-{key}-server.log"
 
-    with tempfile.TemporaryDirectory(prefix="optin-bench-") as tmp, bench_database(args.database, Path(tmp), key) as url:
+    with (tempfile.TemporaryDirectory(prefix="optin-bench-") as tmp,
+          bench_database(args.database, Path(tmp), key) as url):
         env = {**os.environ, "PLANNER_DATABASE_URL": url, "PLANNER_SESSION_SECRET": secrets.token_urlsafe(32),
                "PLANNER_PUSH_INTERVAL": str(args.push_interval), "PLANNER_DEV_LOGIN": "false"}
         plan_file = Path(tmp) / "plan.yaml"
@@ -410,18 +450,19 @@ def main() -> int:
             port = free_port()
             base = f"http://127.0.0.1:{port}"
             with server_log.open("w") as out:
-                server = subprocess.Popen([str(BIN / "planner"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                server = subprocess.Popen([str(BIN / "planner"), "serve", "--host", "127.0.0.1", "--port", str(port),
+                                           "--workers", str(args.workers)],
                                           env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-            before = wait_healthy(base, server)
+            before = wait_healthy(base, server, args.workers)
             log(f"plan {key}: serving on {base}, push interval {args.push_interval} s; "
                 f"{args.users} users from {args.clients} clients at {args.rate:.0f}/s")
 
             watcher = Watcher(os.environ["UNLEASH_URL"], os.environ["UNLEASH_CLIENT_TOKEN"], key, expected)
             watching = threading.Thread(target=watcher.run, name="watcher", daemon=True)
             watching.start()
-            cpu_server, cpu_self = cpu_seconds(server.pid), resource.getrusage(resource.RUSAGE_SELF)
+            cpu_server, cpu_self = tree_cpu_seconds(server.pid), resource.getrusage(resource.RUSAGE_SELF)
             results, t0 = run_load(base, key, users, args.clients, args.rate)
-            cpu_server_load = (cpu_seconds(server.pid) or 0) - (cpu_server or 0)
+            cpu_server_load = (tree_cpu_seconds(server.pid) or 0) - (cpu_server or 0)
             usage = resource.getrusage(resource.RUSAGE_SELF)
             cpu_self_load = usage.ru_utime + usage.ru_stime - cpu_self.ru_utime - cpu_self.ru_stime
             done = [r.completed for r in results if r.completed is not None]
@@ -432,8 +473,7 @@ def main() -> int:
             watcher.halt()
             # one push round more, so the writes of a round still running count too
             time.sleep(2 * args.push_interval + 1)
-            with httpx.Client() as client:
-                after = health(client, base)
+            after = health_of_all(base, args.workers)
         except Exception as exc:  # noqa: BLE001 - clean up whatever was set up, then say what failed
             failed_setup = f"{type(exc).__name__}: {exc}"
         finally:

@@ -299,11 +299,21 @@ def sync(plan: str,
 
 
 @app.command()
-def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8000,
+          workers: Annotated[int, typer.Option(min=1, help=(
+              "server processes. Each has its own opt-in writer, pusher and flag reader; pushes to one plan "
+              "take turns through the plan's sync lease."))] = 1) -> None:
     """Serve the planner's web app (health at /health, API docs at /docs)."""
+    import os
+    import secrets
+
     import uvicorn
 
-    uvicorn.run("web.app:create_app", factory=True, host=host, port=port)
+    if workers > 1 and not os.environ.get("PLANNER_SESSION_SECRET"):
+        # the development sign-in makes up a secret per process: the workers must share one, or a session
+        # made by one worker would be void in the others
+        os.environ["PLANNER_SESSION_SECRET"] = secrets.token_urlsafe(32)
+    uvicorn.run("web.app:create_app", factory=True, host=host, port=port, workers=workers)
 
 
 @app.command()

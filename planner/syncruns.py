@@ -51,9 +51,11 @@ def acquire_lease(session: Session, plan_row: PlanRow, *, now: datetime | None =
     return owner
 
 
-def release_lease(session: Session, plan_id: int, owner: str) -> None:
-    session.exec(update(PlanRow).where(PlanRow.id == plan_id, PlanRow.sync_lease_owner == owner)
-                 .values(sync_lease_owner=None, sync_lease_until=None))
+def release_lease(session: Session, plan_id: int, owner: str, *, keep_until: datetime | None = None) -> None:
+    """Give the lease back; with `keep_until`, only then (a push round's cool-down, see membership_push)."""
+    values = ({"sync_lease_until": keep_until} if keep_until is not None
+              else {"sync_lease_owner": None, "sync_lease_until": None})
+    session.exec(update(PlanRow).where(PlanRow.id == plan_id, PlanRow.sync_lease_owner == owner).values(**values))
 
 
 def start_run(session: Session, *, plan_row: PlanRow, actor: str, dry_run: bool) -> SyncRunRow:

@@ -106,3 +106,55 @@ def test_a_database_that_is_not_set_up_gets_advice_not_a_traceback(tmp_path, mon
     unreachable = run("plan", "list")
     assert unreachable.exit_code == 1 and "hunter2-secret" not in unreachable.output
     assert "check PLANNER_DATABASE_URL" in unreachable.output
+
+
+def test_serve_with_two_workers_shares_sessions_between_them(tmp_path):
+    """`planner serve --workers 2`: both processes answer, and a development sign-in made by one is good in
+    the other (they share one session secret, made up by the parent)."""
+    import os
+    import re
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"sqlite:///{tmp_path / 'serve.db'}"
+    env = {k: v for k, v in os.environ.items() if k != "PLANNER_SESSION_SECRET"}
+    env.update(PLANNER_DATABASE_URL=url, PLANNER_DEV_LOGIN="true", PLANNER_BACKGROUND="false")
+    planner = str(Path(sys.executable).parent / "planner")
+    assert subprocess.run([planner, "db", "upgrade"], env=env, capture_output=True).returncode == 0
+    server = subprocess.Popen([planner, "serve", "--port", str(port), "--workers", "2"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        processes: set[int] = set()
+        deadline = time.monotonic() + 60
+        while len(processes) < 2 and time.monotonic() < deadline:
+            try:
+                processes.add(httpx.get(f"{base}/health", timeout=5).json()["process"])  # a new connection each
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        assert len(processes) == 2
+        with httpx.Client(base_url=base) as browser:
+            form = browser.get("/login")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+            assert browser.post("/login", data={"user": "ada", "role": "pilot", "csrf_token": token}).status_code == 303
+            cookies = dict(browser.cookies)
+        answered_by: set[int] = set()
+        for _ in range(100):  # new connections land on either worker; each must know the session
+            with httpx.Client(base_url=base, cookies=cookies) as other:
+                assert other.get("/pilot").status_code == 200  # not a redirect to the sign-in
+                answered_by.add(other.get("/health").json()["process"])
+            if answered_by == processes:
+                break
+        assert answered_by == processes
+    finally:
+        os.killpg(server.pid, signal.SIGINT)
+        server.wait(timeout=30)

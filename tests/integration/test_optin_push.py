@@ -152,3 +152,20 @@ def test_a_push_round_waits_for_a_sync_that_holds_the_plan(database_url, plan, e
         with session_scope(database_url) as session:  # the round gave the lease back: a sync can start
             release_lease(session, row.id, acquire_lease(session, plan_row(session, plan.key)))
     wait_for_client_api(env, lambda _fs: pilot_users(env, plan) == {"l-1"})
+
+
+def test_pushers_of_several_processes_take_turns(database_url, plan, env):
+    """A round keeps the plan for its cool-down: a second process's pusher skips it meanwhile (so opt-ins
+    are coalesced as with one process), and a lead's sync waits for it instead of failing."""
+    with admin_client(env) as admin:
+        report = PushReport()
+        opt_in(database_url, plan, "t-1")
+        push_plan(database_url, plan.key, admin, ResourceLimits(), report, cooldown=1.5)
+        opt_in(database_url, plan, "t-2")
+        push_plan(database_url, plan.key, admin, ResourceLimits(), report, cooldown=1.5)  # the other process
+        assert report.segment_writes == 1 and dirty_plans(database_url) == [plan.key]
+        started = time.monotonic()
+        outcome = sync_plan(database_url=database_url, plan_key=plan.key, admin=admin, actor="lead")
+        assert outcome.outcome == "ok" and time.monotonic() - started > 0.5  # waited for the cool-down
+        assert dirty_plans(database_url) == []  # the sync took the new member along
+    wait_for_client_api(env, lambda _fs: pilot_users(env, plan) == {"t-1", "t-2"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -24,8 +25,10 @@ def health(request: Request) -> dict[str, Any]:
     if settings.admin_token.get_secret_value():
         with settings.admin() as admin:
             unleash_ok = admin.health()
-    result = {"status": "ok" if revision and unleash_ok else "degraded", "database_revision": revision,
+    result = {"status": "ok" if revision and unleash_ok else "degraded", "process": os.getpid(),
+              "database_revision": revision,
               "database_error": db_error, "unleash": "up" if unleash_ok else "unreachable or not configured"}
+    # the counters below are this process's (`planner serve --workers N` runs N of them)
     pusher = getattr(request.app.state, "pusher", None)
     if pusher is not None:
         result["opt_in_push"] = {"plans_pushed": pusher.report.plans, "segment_writes": pusher.report.segment_writes,

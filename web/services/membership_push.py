@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 from dataclasses import dataclass
 
 from sqlalchemy import and_
@@ -22,7 +23,7 @@ from planner.db import session_scope
 from planner.optin import effective_members, mark_pushed
 from planner.store import read_plan_cached
 from planner.syncruns import PUSH_LEASE, SyncBusy, acquire_lease, has_synced, release_lease
-from planner.tables import CohortRow, PlanRow
+from planner.tables import CohortRow, PlanRow, utcnow
 from web.services.sync import sync_plan
 
 log = logging.getLogger(__name__)
@@ -43,18 +44,25 @@ def dirty_plans(database_url: str) -> list[str]:
     return list(rows)
 
 
-def push_plan(database_url: str, plan_key: str, admin, limits: ResourceLimits, report: PushReport) -> None:
+def push_plan(database_url: str, plan_key: str, admin, limits: ResourceLimits, report: PushReport, *,
+              cooldown: float = 0.0) -> bool:
     """One plan's round, under the plan's sync lease: a lead's sync, or the pusher of another server
-    process, never writes the same segments at the same time (they would both add a missing one)."""
+    process, never writes the same segments at the same time (they would both add a missing one).
+
+    With `cooldown`, the round keeps the lease until that many seconds after it began. Pushers of several
+    server processes then take turns instead of each pushing once per interval: opt-ins are coalesced
+    as much as with one process (a lead's sync waits for that moment, see sync_plan).
+    False when the plan was left for later: never synced yet, or another sync or push holds it."""
+    began = utcnow()
     with session_scope(database_url, serial=True) as session:
         row = session.exec(select(PlanRow).where(PlanRow.key == plan_key)).one()
         plan = read_plan_cached(session, row)
         if not has_synced(session, row.id):
-            return  # never synced by a lead: memberships go along with the first sync
+            return False  # never synced by a lead: memberships go along with the first sync
         try:
             lease = acquire_lease(session, row, hold=PUSH_LEASE, push_round=True)
         except SyncBusy:
-            return  # a sync is running (it takes the members along), or another process pushes: next round
+            return False  # a sync is running (it takes the members along), or another process pushes
         members, versions = effective_members(session, plan)
         dirty = {c.key for c in session.exec(select(CohortRow).where(
             CohortRow.plan_id == row.id, CohortRow.membership_version > CohortRow.pushed_version))}
@@ -64,18 +72,22 @@ def push_plan(database_url: str, plan_key: str, admin, limits: ResourceLimits, r
         pushed = _push_segments(plan, members, dirty, admin, limits, report)
     finally:
         with session_scope(database_url, serial=True) as session:
-            release_lease(session, plan_id, lease)
+            rest = began + timedelta(seconds=cooldown)
+            keep = pushed and cooldown and rest > utcnow()
+            release_lease(session, plan_id, lease, keep_until=rest if keep else None)
             if pushed:
                 mark_pushed(session, versions)
-    if not pushed:
-        # a segment less (or a half-done round): strategies go too, which the full, level-triggered sync does
-        try:
-            outcome = sync_plan(database_url=database_url, plan_key=plan_key, admin=admin, actor="opt-in")
-        except SyncBusy:
-            return  # a lead's sync started meanwhile; it takes the members along
-        report.full_syncs += 1
-        if outcome.outcome != "ok":
-            log.warning("opt-in changes of plan %s not pushed yet: %s", plan_key, outcome.error)
+    if pushed:
+        return True
+    # a segment less (or a half-done round): strategies go too, which the full, level-triggered sync does
+    try:
+        outcome = sync_plan(database_url=database_url, plan_key=plan_key, admin=admin, actor="opt-in")
+    except SyncBusy:
+        return False  # a lead's sync started meanwhile; it takes the members along
+    report.full_syncs += 1
+    if outcome.outcome != "ok":
+        log.warning("opt-in changes of plan %s not pushed yet: %s", plan_key, outcome.error)
+    return True
 
 
 def _push_segments(plan, members: dict[str, list[str]], dirty: set[str], admin, limits: ResourceLimits,
@@ -139,8 +151,10 @@ class MembershipPusher:
     def push_once(self) -> None:
         for plan_key in dirty_plans(self.database_url):
             try:
-                push_plan(self.database_url, plan_key, self.admin, self.limits(), self.report)
-                self.report.plans += 1
+                # 0.9: this process's next round (one interval on) must find the plan free again
+                if push_plan(self.database_url, plan_key, self.admin, self.limits(), self.report,
+                             cooldown=0.9 * self.interval):
+                    self.report.plans += 1
             except UnleashError as exc:
                 # nothing is lost: the cohort stays marked, the next round tries again
                 log.warning("opt-in changes of plan %s not pushed yet: %s", plan_key, exc)
