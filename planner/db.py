@@ -38,6 +38,18 @@ def engine_for(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=30)
 
 
+def open_pool(url: str) -> None:
+    """Open the pool's connections now, for a server about to take load: a PostgreSQL connection is a new
+    backend process and a password exchange (milliseconds of CPU each), better not paid by the first
+    requests all at once. SQLite connections are cheap and opened as needed."""
+    engine = engine_for(url)
+    if url.startswith("sqlite"):
+        return
+    held = [engine.connect() for _ in range(engine.pool.size())]
+    for connection in held:
+        connection.close()
+
+
 _writers: dict[str, threading.Lock] = {}
 
 

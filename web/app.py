@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from flags.settings import UnleashSettings
+from planner.db import open_pool
 from planner.settings import PlannerSettings
 from web.auth import NotSignedIn
 from web.rendering import compile_templates
@@ -48,6 +49,8 @@ async def background_work(app: FastAPI):
         pusher.start()
         app.state.pusher = pusher
         started += [pusher.stop, admin.close]
+    if config.background:  # a real server (not a test's app): connections before the first requests
+        open_pool(app.state.database_url)
     # Everything made so far (modules, templates, the app) lives as long as the process: frozen, the
     # collector stops walking it: a full collection under load took 5-18 ms instead of 100-200 ms
     gc.collect()
