@@ -8,7 +8,7 @@ import pytest
 
 from flags.admin import ResourceLimits, UnleashAdmin
 from flags.errors import UnleashAuthError, UnleashConflict, UnleashNotFound, UnleashRefused
-from tests.integration.unleash import admin_client, unleash_env
+from tests.integration.unleash import unleash_env
 
 pytestmark = pytest.mark.integration
 
@@ -16,12 +16,6 @@ _ENV = unleash_env(module_level=True)
 URL, ADMIN_TOKEN, CLIENT_TOKEN = _ENV["UNLEASH_URL"], _ENV["UNLEASH_ADMIN_TOKEN"], _ENV["UNLEASH_CLIENT_TOKEN"]
 PROJECT = "default"
 ENV = "development"
-
-
-@pytest.fixture(scope="module")
-def admin():
-    with admin_client(_ENV) as client:
-        yield client
 
 
 @pytest.fixture

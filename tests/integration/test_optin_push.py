@@ -15,17 +15,12 @@ from planner.plans import apply_plan
 from planner.store import plan_row
 from planner.syncruns import acquire_lease, release_lease
 from tests.integration.test_sync import FailAfter
-from tests.integration.unleash import admin_client, client_payload, unique, unleash_env, wait_for_client_api
+from tests.integration.unleash import admin_client, client_payload, unique, wait_for_client_api
 from tests.plans import DEMO
 from web.services.membership_push import MembershipPusher, PushReport, dirty_plans, push_plan
 from web.services.sync import sync_plan
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def env():
-    return unleash_env()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from flags.reader import FlagReader
-from tests.integration.unleash import admin_client, unleash_env
+from tests.integration.unleash import unleash_env
 
 pytestmark = pytest.mark.integration
 
@@ -26,12 +26,6 @@ SECRET = CLIENT_TOKEN.rsplit(".", 1)[-1]
 BOOT_FLAG = f"it-reader-boot-{uuid.uuid4().hex[:8]}"  # exists only in the bootstrap copy
 BOOTSTRAP = {"version": 1, "segments": [], "features": [
     {"name": BOOT_FLAG, "enabled": True, "strategies": [{"name": "default"}]}]}
-
-
-@pytest.fixture(scope="module")
-def admin():
-    with admin_client(_ENV) as client:
-        yield client
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from planner.planfile import load_plan
 from planner.plans import apply_plan
 from planner.store import plan_row
 from planner.syncruns import SyncBusy, acquire_lease, release_lease, runs, start_run
-from tests.integration.unleash import admin_client, unique, unleash_env
+from tests.integration.unleash import unique
 from web.services.sync import sync_plan
 
 pytestmark = pytest.mark.integration
@@ -38,17 +38,6 @@ phases:
   - {{key: wave-1, starts: "2030-02-01T08:00:00+01:00", cohorts: [hr], features: [forum]}}
   - {{key: general, starts: "2030-03-01T08:00:00+01:00", cohorts: [all]}}
 """
-
-
-@pytest.fixture
-def env():
-    return unleash_env()
-
-
-@pytest.fixture
-def admin(env):
-    with admin_client(env) as client:
-        yield client
 
 
 @pytest.fixture
