@@ -14,6 +14,7 @@ import pytest
 
 from flags.reader import FlagReader
 from tests.integration.unleash import unleash_env
+from tests.readers import started_readers
 
 pytestmark = pytest.mark.integration
 
@@ -38,23 +39,10 @@ def flag_name(admin):
 
 
 @pytest.fixture
-def start(request):
-    readers = []
-
-    def start_reader(**kwargs) -> FlagReader:
-        kwargs.setdefault("url", URL)
-        kwargs.setdefault("client_token", CLIENT_TOKEN)
-        kwargs.setdefault("app_name", f"it-reader-{uuid.uuid4().hex[:8]}")
-        kwargs.setdefault("environment", ENV)
-        kwargs.setdefault("refresh_interval", REFRESH)
-        reader = FlagReader(disable_metrics=True, disable_registration=True, **kwargs)
-        readers.append(reader)
-        reader.start()
-        return reader
-
-    yield start_reader
-    for reader in readers:
-        reader.stop()
+def start():
+    with started_readers(url=URL, client_token=CLIENT_TOKEN, app_name=f"it-reader-{uuid.uuid4().hex[:8]}",
+                         environment=ENV, refresh_interval=REFRESH) as start_reader:
+        yield start_reader
 
 
 def wait_until(predicate, timeout: float) -> float:

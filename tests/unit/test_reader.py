@@ -18,6 +18,7 @@ from flags.reader import (
     health_of,
     stale_after,
 )
+from tests.readers import started_readers
 
 TOKEN = "default:development.s3cr3t-client-token-0123456789abcdef"
 SECRET = TOKEN.rsplit(".", 1)[-1]
@@ -52,21 +53,9 @@ def offline_url():
 @pytest.fixture
 def start(offline_url, request):
     """Start a reader against a closed port; stopped after the test."""
-    readers = []
-
-    def start_reader(**kwargs) -> FlagReader:
-        kwargs.setdefault("url", offline_url)
-        kwargs.setdefault("client_token", TOKEN)
-        kwargs.setdefault("app_name", f"unit-{request.node.name}")
-        kwargs.setdefault("refresh_interval", 1)
-        reader = FlagReader(disable_metrics=True, disable_registration=True, **kwargs)
-        readers.append(reader)
-        reader.start()
-        return reader
-
-    yield start_reader
-    for reader in readers:
-        reader.stop()
+    with started_readers(url=offline_url, client_token=TOKEN, app_name=f"unit-{request.node.name}",
+                         refresh_interval=1) as start_reader:
+        yield start_reader
 
 
 # -- health from timestamps ---------------------------------------------------------------
