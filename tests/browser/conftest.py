@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ import httpx
 import pytest
 
 from tests.browser import ROOT, SCREENSHOTS, artifact_name
+from tests.ports import free_port
 
 HERE = Path(__file__).resolve().parent
 
@@ -189,12 +189,6 @@ def _planner_command() -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _tail(path: Path, lines: int = 60) -> str:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -227,7 +221,7 @@ def serve(directory: Path, extra_env: dict[str, str] | None = None) -> Iterator[
         raise RuntimeError(f"`planner db upgrade` failed ({upgrade.returncode}):\n{upgrade.stdout}{upgrade.stderr}")
 
     for attempt in range(3):  # the free port can be taken between choosing it and binding it
-        port = _free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}"
         log = directory / f"server-{port}.log"
         with log.open("wb") as out:

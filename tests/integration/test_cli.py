@@ -11,6 +11,7 @@ from cli.main import app
 from planner.db import session_scope
 from planner.store import load_plan
 from tests.plans import DEMO
+from tests.ports import free_port
 
 runner = CliRunner()
 
@@ -114,7 +115,6 @@ def test_serve_with_two_workers_shares_sessions_between_them(tmp_path):
     import os
     import re
     import signal
-    import socket
     import subprocess
     import sys
     import time
@@ -122,9 +122,7 @@ def test_serve_with_two_workers_shares_sessions_between_them(tmp_path):
 
     import httpx
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     url = f"sqlite:///{tmp_path / 'serve.db'}"
     env = {k: v for k, v in os.environ.items() if k != "PLANNER_SESSION_SECRET"}
     env.update(PLANNER_DATABASE_URL=url, PLANNER_DEV_LOGIN="true", PLANNER_BACKGROUND="false")

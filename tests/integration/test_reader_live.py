@@ -14,6 +14,7 @@ import pytest
 
 from flags.reader import FlagReader
 from tests.integration.unleash import unleash_env
+from tests.ports import free_port
 from tests.readers import started_readers
 
 pytestmark = pytest.mark.integration
@@ -74,12 +75,6 @@ def assert_unhealthy(reader: FlagReader, *words: str) -> None:
     assert reader.definitions()["features"][0]["name"] == BOOT_FLAG
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Forwarder(socketserver.ThreadingTCPServer):
     """A loopback TCP pipe to the real server: stopping it is Unleash going away mid-run."""
 
@@ -135,7 +130,7 @@ def test_a_flag_turned_on_in_unleash_reaches_the_reader_within_a_poll(admin, sta
     # what the reader holds is a bootstrap that answers the same without a server
     exported = reader.definitions()
     assert flag_name in {f["name"] for f in exported["features"]}
-    offline = start(url=f"http://127.0.0.1:{closed_port()}/api", bootstrap=exported)
+    offline = start(url=f"http://127.0.0.1:{free_port()}/api", bootstrap=exported)
     assert offline.health().source == "bootstrap"
     assert offline.enabled(flag_name, {"userId": "u-pilot"})
     assert not offline.enabled(flag_name, {"userId": "u-someone-else"})
@@ -165,7 +160,7 @@ def test_admin_token_instead_of_client_token_is_unhealthy(start):
 
 
 def test_stopped_server_is_unhealthy(start):
-    reader = start(url=f"http://127.0.0.1:{closed_port()}/api", bootstrap=BOOTSTRAP)
+    reader = start(url=f"http://127.0.0.1:{free_port()}/api", bootstrap=BOOTSTRAP)
     assert_unhealthy(reader, "could not", "127.0.0.1")
     time.sleep(REFRESH + 0.5)  # later polls keep it so
     assert_unhealthy(reader, "could not")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from flags.reader import (
     health_of,
     stale_after,
 )
+from tests.ports import free_port
 from tests.readers import started_readers
 
 TOKEN = "default:development.s3cr3t-client-token-0123456789abcdef"
@@ -38,16 +38,9 @@ BOOTSTRAP = {
 }
 
 
-def closed_port() -> int:
-    """A loopback port nobody listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def offline_url():
-    return f"http://127.0.0.1:{closed_port()}/api"
+    return f"http://127.0.0.1:{free_port()}/api"
 
 
 @pytest.fixture
