@@ -1,4 +1,5 @@
-"""Opt-in membership: join (accepting the current guidelines), leave, the FIFO waitlist, re-acceptance.
+"""Opt-in membership: who may join (accepting the current guidelines), leave, the FIFO waitlist,
+re-acceptance. Joins themselves are written by `optin_batch`, one or many at a time.
 
 Every change bumps the cohort's `membership_version` first: that UPDATE serialises changes to one
 cohort on SQLite and PostgreSQL alike (no two joins take the last seat), and tells the pusher that the
@@ -11,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from planner import audit
@@ -103,36 +103,6 @@ class JoinResult:
     status: str  # member | waiting
     position: int | None = None  # place in the waitlist
     changed: bool = True
-
-
-def join(*, session: Session, plan: Plan, cohort_key: str, user: str, accepted_version: int | None) -> JoinResult:
-    """Join an open opt-in cohort, or its waitlist when it is full. Joining twice changes nothing.
-    (`optin_batch.join_batch` does the same for many at once: keep the two in step.)"""
-    problem = refusal(plan, cohort_key, accepted_version)
-    if problem is not None:
-        raise problem
-    plan_row, cohort = _cohort(session, plan.key, cohort_key)
-    _lock(session, cohort)
-    existing = _membership(session, cohort.id, user)
-    now = utcnow()
-    if existing is not None:
-        if existing.guidelines_version != accepted_version:
-            existing.guidelines_version, existing.accepted_at = accepted_version, now
-            session.add(existing)
-        position = waiting_position(session, existing) if existing.status == "waiting" else None
-        return JoinResult(existing.status, position, changed=False)
-    full = cohort.capacity is not None and _member_count(session, cohort.id) >= cohort.capacity
-    row = MembershipRow(cohort_id=cohort.id, user_id=user, status="waiting" if full else "member",
-                        requested_at=now, joined_at=None if full else now, guidelines_version=accepted_version,
-                        accepted_at=now)
-    session.add(row)
-    try:
-        session.flush()
-    except IntegrityError:  # the same user, twice at once: the other request won
-        raise OptInRefused("you joined already (a second request arrived at the same time)") from None
-    audit.record(session, action="optin.join", actor=user, plan_id=plan_row.id,
-                 summary=f"{'joined the waitlist of' if full else 'joined'} '{cohort_key}'")
-    return JoinResult(row.status, waiting_position(session, row) if full else None)
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,12 @@
-"""Many opt-ins in one transaction (group commit): the same rules as `optin.join`, in a few statements a batch.
+"""Joining opt-in cohorts: many joins in one transaction (group commit), in a few statements a batch.
 
-A join on its own costs about eight statements and a commit. Under load that is mostly fixed cost, and
+A join written on its own cost about eight statements and a commit. Under load that is mostly fixed cost, and
 with SQLite one writer at a time, so the web server queues joins and hands them over here in arrival
 order. Per cohort in the batch: one lock (the `membership_version` bump), one read of the users already
 in it, one count; then one multi-row insert of memberships and one of audit entries.
 
 Each request gets its own answer: a JoinResult, or the OptInRefused / NoSuchPlan that says why not, which
-changes nothing of the others.
+changes nothing of the others. A single join (`join`) is a batch of one: the rules live in one place.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy import select as sa_select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from planner.model import Plan
@@ -50,7 +51,7 @@ class _Existing:
 
 
 def join_batch(session: Session, requests: list[JoinRequest]) -> list[Outcome]:
-    """Apply `requests` in order, as `optin.join` would one by one. The caller commits (or rolls back all)."""
+    """Apply `requests` in order, each answered as if it came alone. The caller commits (or rolls back all)."""
     outcomes: list[Outcome | None] = [None] * len(requests)
     plans = _plans(session, {r.plan_key for r in requests})
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -118,6 +119,18 @@ def join_batch(session: Session, requests: list[JoinRequest]) -> list[Outcome]:
         db.execute(_INSERT_MEMBERSHIPS, memberships)
         db.execute(_INSERT_AUDITS, audits)
     return outcomes  # type: ignore[return-value]  # every slot is filled above
+
+
+def join(*, session: Session, plan_key: str, cohort_key: str, user: str, accepted_version: int | None) -> JoinResult:
+    """Join an open opt-in cohort, or its waitlist when it is full; joining twice changes nothing.
+    Raises NoSuchPlan or OptInRefused. The caller commits."""
+    try:
+        outcome = join_batch(session, [JoinRequest(plan_key, cohort_key, user, accepted_version)])[0]
+    except IntegrityError:  # the same user at the same moment, from another process: that request won
+        raise OptInRefused("you joined already (a second request arrived at the same time)") from None
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
 
 def _plans(session: Session, keys: set[str]) -> dict[str, tuple[int, Plan]]:

@@ -8,7 +8,8 @@ import pytest
 
 from planner.db import session_scope
 from planner.model import Guidelines
-from planner.optin import OptInRefused, accept_guidelines, effective_members, join, leave, roster
+from planner.optin import OptInRefused, accept_guidelines, effective_members, leave, roster
+from planner.optin_batch import join
 from planner.plans import apply_plan
 from tests.plans import demo_plan
 
@@ -26,7 +27,7 @@ def setup(url, plan):
 
 def do_join(url, plan, user, version=1):
     with session_scope(url) as session:
-        return join(session=session, plan=plan, cohort_key="pilot", user=user, accepted_version=version)
+        return join(session=session, plan_key=plan.key, cohort_key="pilot", user=user, accepted_version=version)
 
 
 def do_leave(url, plan, user):
@@ -47,7 +48,7 @@ def test_joining_needs_the_current_guidelines_and_an_open_cohort(database_url):
         do_join(database_url, plan, "u-1", version=None)
     with pytest.raises(OptInRefused, match="not open for opt-in"):
         with session_scope(database_url) as session:
-            join(session=session, plan=plan, cohort_key="hr", user="u-1", accepted_version=1)
+            join(session=session, plan_key=plan.key, cohort_key="hr", user="u-1", accepted_version=1)
     assert do_join(database_url, plan, "u-1").status == "member"
     assert do_join(database_url, plan, "u-1").changed is False  # twice: nothing new
     assert users(database_url, plan) == (["u-1"], [])

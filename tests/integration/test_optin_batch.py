@@ -13,8 +13,8 @@ from sqlmodel import select
 
 from planner.db import session_scope
 from planner.model import Plan
-from planner.optin import JoinResult, OptInRefused, join
-from planner.optin_batch import JoinRequest, NoSuchPlan, join_batch
+from planner.optin import JoinResult, OptInRefused
+from planner.optin_batch import JoinRequest, NoSuchPlan, join, join_batch
 from planner.tables import MembershipRow, PlanRow
 from tests.integration.test_optin import setup, small_pilot, users
 from web.services.join_queue import JoinQueue
@@ -31,7 +31,7 @@ def one_by_one(url: str, plan: Plan, requests: list[JoinRequest]) -> list[tuple]
     for request in requests:
         try:
             with session_scope(url) as session:
-                outcomes.append(outcome_of(join(session=session, plan=plan, cohort_key=request.cohort_key,
+                outcomes.append(outcome_of(join(session=session, plan_key=plan.key, cohort_key=request.cohort_key,
                                                 user=request.user, accepted_version=request.accepted_version)))
         except OptInRefused as exc:
             outcomes.append(outcome_of(exc))
@@ -48,7 +48,7 @@ def test_a_batch_answers_each_request_as_if_it_came_alone(each_database_url):
     plan = small_pilot(2)
     setup(url, plan)
     with session_scope(url) as session:  # one member before the batch
-        join(session=session, plan=plan, cohort_key="pilot", user="early", accepted_version=1)
+        join(session=session, plan_key=plan.key, cohort_key="pilot", user="early", accepted_version=1)
     ask = lambda user, cohort="pilot", version=1, key=plan.key: JoinRequest(key, cohort, user, version)  # noqa: E731
     outcomes = in_one_batch(url, [
         ask("a"),                       # the last seat

@@ -9,7 +9,8 @@ import pytest
 from flags.admin import UnleashAdmin
 from flags.limits import ResourceLimits
 from planner.db import session_scope
-from planner.optin import join, leave
+from planner.optin import leave
+from planner.optin_batch import join
 from planner.planfile import load_plan
 from planner.plans import apply_plan
 from planner.store import plan_row
@@ -36,7 +37,7 @@ def plan(database_url, env):
 
 def opt_in(url, plan, user):
     with session_scope(url) as session:
-        join(session=session, plan=plan, cohort_key="pilot", user=user, accepted_version=1)
+        join(session=session, plan_key=plan.key, cohort_key="pilot", user=user, accepted_version=1)
 
 
 def pilot_users(env, plan) -> set[str]:
@@ -80,7 +81,7 @@ def test_the_pusher_loop_makes_an_opt_in_visible_within_seconds(database_url, pl
             first = time.monotonic() - started
             with session_scope(database_url) as session:
                 leave(session=session, plan_key=plan.key, cohort_key="pilot", user="fast-1")
-                join(session=session, plan=plan, cohort_key="pilot", user="fast-2", accepted_version=1)
+                join(session=session, plan_key=plan.key, cohort_key="pilot", user="fast-2", accepted_version=1)
             started = time.monotonic()
             wait_for_client_api(env, lambda _fs: pilot_users(env, plan) == {"fast-2"}, timeout=10)
             second = time.monotonic() - started

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from planner.db import session_scope
-from planner.optin import join
+from planner.optin_batch import join
 from planner.planfile import dump_plan, load_plan
 from planner.plans import apply_plan
 from tests.integration.unleash import admin_client, unique, unleash_env
@@ -79,7 +79,7 @@ def test_an_opt_in_opens_the_page_for_that_user_only(database_url, plan, platfor
         alice, bob = as_user(platform, "alice"), as_user(platform, "bob", department="Sales")
         assert alice.get("/features/wiki").status_code == 404
         with session_scope(database_url) as session:
-            join(session=session, plan=plan, cohort_key="pilot", user="alice", accepted_version=1)
+            join(session=session, plan_key=plan.key, cohort_key="pilot", user="alice", accepted_version=1)
         MembershipPusher(database_url=database_url, admin=admin).push_once()
     in_unleash = time.monotonic()
     while alice.get("/features/wiki").status_code != 200:

@@ -20,9 +20,8 @@ import threading
 from concurrent.futures import Future
 
 from planner.db import session_scope
-from planner.optin import JoinResult, OptInRefused, join
-from planner.optin_batch import JoinRequest, NoSuchPlan, Outcome, join_batch
-from planner.store import plan_row, read_plan_cached
+from planner.optin import JoinResult, OptInRefused
+from planner.optin_batch import JoinRequest, NoSuchPlan, Outcome, join, join_batch
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +102,9 @@ class JoinQueue:
     def _one(self, request: JoinRequest) -> Outcome | Exception:
         try:
             with session_scope(self.database_url, serial=True) as session:
-                row = plan_row(session, request.plan_key)
-                if row is None or row.archived:
-                    return NoSuchPlan(f"no plan '{request.plan_key}'")
-                return join(session=session, plan=read_plan_cached(session, row), cohort_key=request.cohort_key,
+                return join(session=session, plan_key=request.plan_key, cohort_key=request.cohort_key,
                             user=request.user, accepted_version=request.accepted_version)
-        except OptInRefused as exc:
+        except (OptInRefused, NoSuchPlan) as exc:
             return exc
         except Exception as exc:  # noqa: BLE001 - this request's own failure, answered to it alone
             log.exception("an opt-in of %s to %s/%s failed", request.user, request.plan_key, request.cohort_key)
