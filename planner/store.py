@@ -53,18 +53,21 @@ def load_plan(session: Session, key: str) -> Plan | None:
     return read_plan(session, row) if row else None
 
 
-_parsed: dict[tuple[str, int], tuple[int, Plan]] = {}
+_parsed: dict[tuple[str, str], tuple[tuple[Any, ...], Plan]] = {}
 
 
 def read_plan_cached(session: Session, row: PlanRow) -> Plan:
     """`read_plan`, kept per plan and version: every change of a plan's content bumps its version, so
-    the hot paths (the pilot page, each opt-in) do not re-read whole plans. Plans are immutable values."""
-    key = (row.key, id(session.get_bind()))
+    the hot paths (the pilot page, each opt-in, each edit) do not re-read whole plans. Plans are immutable
+    values. Kept by database URL (an engine's id() can be reused by the next engine) and checked against
+    the row's id and last write too, so a plan made again under the same key is never mistaken for the old."""
+    key = (str(session.get_bind().url), row.key)
+    stamp = (row.id, row.version, row.updated_at)
     cached = _parsed.get(key)
-    if cached is not None and cached[0] == row.version:
+    if cached is not None and cached[0] == stamp:
         return cached[1]
     plan = read_plan(session, row)
-    _parsed[key] = (row.version, plan)
+    _parsed[key] = (stamp, plan)
     return plan
 
 

@@ -78,3 +78,29 @@ def test_postgres_stores_the_same_plan(postgres_url):
     with session_scope(postgres_url) as session:
         assert load_plan(session, plan.key) == plan
         assert not apply_plan(session=session, plan=plan, actor="lead").changed
+
+
+def test_the_plan_cache_never_serves_another_database_or_a_plan_made_again(tmp_path):
+    """Plans are cached per version; the same key at version 1 in another database, or deleted and made
+    again in the same one, is read afresh."""
+    from planner import migrate
+    from planner.store import plan_row, read_plan_cached
+    from planner.tables import PlanRow
+
+    def cached(url):
+        with session_scope(url) as session:
+            return read_plan_cached(session, plan_row(session, "intranet-rollout"))
+
+    first, second = (f"sqlite:///{tmp_path / name}" for name in ("a.db", "b.db"))
+    plan = demo_plan()
+    other = plan.model_copy(update={"title": "Another rollout"})
+    for url, content in ((first, plan), (second, other)):
+        migrate.upgrade(url)
+        with session_scope(url) as session:
+            apply_plan(session=session, plan=content, actor="lead")
+    assert cached(first).title == plan.title and cached(second).title == "Another rollout"
+    with session_scope(first) as session:
+        session.delete(session.exec(select(PlanRow).where(PlanRow.key == plan.key)).one())
+    with session_scope(first) as session:
+        assert apply_plan(session=session, plan=other, actor="lead").version == 1
+    assert cached(first).title == "Another rollout"
