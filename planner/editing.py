@@ -13,7 +13,7 @@ from sqlmodel import Session
 from planner import audit
 from planner.model import Plan, Spec
 from planner.planfile import plan_document
-from planner.store import plan_row, read_plan, write_plan
+from planner.store import plan_row, read_plan_cached, write_plan
 from planner.validation import PlanError, PlanInvalid, parse_plan
 
 KINDS = ("features", "cohorts", "kpis", "phases")
@@ -112,10 +112,11 @@ def toggle_in(doc: dict[str, Any], phase_key: str, field: str, key: str) -> None
 
 
 def load_for_edit(session: Session, key: str) -> tuple[Any, Plan]:
+    """The plan row and its plan, parsed once per version (a form and its save both ask for it)."""
     row = plan_row(session, key)
     if row is None or row.archived:
         raise PlanMissing(f"no plan '{key}'")
-    return row, read_plan(session, row)
+    return row, read_plan_cached(session, row)
 
 
 def save_edit(*, session: Session, key: str, actor: str, edit, seen: dict[tuple[str, str], str] | None = None,
