@@ -4,6 +4,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY planner planner
 COPY flags flags
+COPY services services
 COPY web web
 COPY cli cli
 COPY migrations migrations

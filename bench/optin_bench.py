@@ -254,7 +254,7 @@ def health(client: httpx.Client, base: str) -> dict:
     return response.json()
 
 
-COUNTERS = (("opt_in_push", ("plans_pushed", "segment_writes", "full_syncs", "admin_writes")),
+COUNTERS = (("opt_in_push", ("plans_pushed", "segment_writes", "other_writes", "admin_writes")),
             ("opt_in_writes", ("joins", "batches", "retried_one_by_one")))
 
 
@@ -326,7 +326,7 @@ def pusher_syncs(url: str, plan_key: str) -> dict:
 
     with _engine(url).connect() as con:
         rows = con.execute(text(
-            "SELECT r.started_at, r.finished_at, r.writes, r.outcome, r.changes, r.error FROM sync_run r "
+            "SELECT r.started_at, r.finished_at, r.writes, r.state, r.changes, r.error FROM sync_run r "
             "JOIN plan p ON r.plan_id = p.id WHERE p.key = :key AND r.actor = 'opt-in' ORDER BY r.id"),
             {"key": plan_key}).all()
     runs = []
@@ -394,7 +394,7 @@ def cleanup(url: str, key: str, admin) -> dict:
     from planner.db import session_scope
     from planner.model import Plan, UnleashBinding
     from planner.plans import apply_plan
-    from web.services.sync import sync_plan
+    from services.sync import sync_plan
 
     with session_scope(url) as session:
         apply_plan(session=session, plan=Plan(plan=key, flag_prefix=f"{key}-",
@@ -553,7 +553,7 @@ def summarise(results: list[UserResult], t0: float, last_join: float, watcher: W
         "admin_writes": {
             "total": writes,
             "segment_writes": push_after["segment_writes"] - push_before["segment_writes"],
-            "full_syncs": push_after["full_syncs"] - push_before["full_syncs"],
+            "other_writes": push_after["other_writes"] - push_before["other_writes"],
             "push_rounds_with_changes": push_after["plans_pushed"] - push_before["plans_pushed"],
             "writes_per_opt_in": round(writes / len(ok), 4) if ok else None,
             "opt_ins_per_write": round(len(ok) / writes, 1) if writes else None,

@@ -19,7 +19,7 @@ from planner.db import session_scope
 from planner.model import Cohort, CohortKind, Feature, Grant, Kpi, Phase, Plan, Rule, Training
 from planner.plans import apply_plan
 from web.app import create_app
-from web.settings import WebSettings
+from services.settings import Settings
 
 ROUNDS = 30
 
@@ -48,7 +48,7 @@ def main() -> None:
         migrate.upgrade(url)
         with session_scope(url) as session:
             apply_plan(session=session, plan=big_plan(), actor="bench")
-        app = create_app(web_settings=WebSettings(dev_login=True, session_secret="b" * 32), database_url=url)
+        app = create_app(settings=Settings(dev_login=True, session_secret="b" * 32, database_url=url))
         client = TestClient(app)
         page = client.get("/login").text
         token = page.split('name="csrf_token" value="')[1].split('"')[0]

@@ -55,7 +55,7 @@ from planner.model import (
 )
 from planner.plans import apply_plan
 from planner.validation import parse_plan
-from web.services.sync import sync_plan
+from services.sync import sync_plan
 
 FEATURES, LIST_USERS, PAIRS = 20, 500, 1000
 CHUNK = 100  # calls per turn of a subject in the interleaved overhead rounds

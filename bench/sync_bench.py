@@ -20,7 +20,7 @@ from planner import migrate
 from planner.db import session_scope
 from planner.model import Cohort, CohortKind, Feature, Phase, Plan, Rule, UnleashBinding
 from planner.plans import apply_plan
-from web.services.sync import sync_plan
+from services.sync import sync_plan
 
 FEATURES, USERS = 200, 5000
 

@@ -11,16 +11,16 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
+from cli.errors import exit_code, message
+from flags.errors import UnleashError
 from planner import migrate
-from planner.db import session_scope
-from planner.membership import User
-from planner.plans import apply_plan, list_plans
-from planner.planfile import dump_plan, load_plan
-from planner.preview import user_access
-from planner.access import access
-from planner.settings import PlannerSettings
-from planner.store import load_plan as load_stored_plan
-from planner.validation import PlanInvalid
+from planner.errors import PlanInvalid, PlannerError
+from planner.inputs import parse_instant, parse_properties
+from planner.planfile import load_plan
+from services import bootstrap as bootstraps
+from services import plans, tokens
+from services.preview import preview as preview_at
+from services.settings import Settings
 
 app = typer.Typer(help="The rollout planner: plans in, flags out.", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_show_locals=False)
@@ -36,20 +36,35 @@ err = Console(stderr=True, soft_wrap=True)
 SHOWN_CHANGES = 40  # a sync of thousands of writes is summarised per kind beyond this
 
 
+def settings() -> Settings:
+    return Settings()
+
+
 def database_url() -> str:
-    return PlannerSettings().database_url
+    return settings().database_url
 
 
-def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+def fail(text: str, code: int = 1) -> typer.Exit:
+    from rich.text import Text
+
+    err.print(Text.assemble(("error:", "red"), " ", text), highlight=False)  # the message as is, never markup
     return typer.Exit(code)
 
 
-def stored_plan(session, key: str):
-    plan = load_stored_plan(session, key)
-    if plan is None:
-        raise fail(f"no plan '{key}' (see `planner plan list`)")
-    return plan
+class _Errors:
+    """Every command's domain and Unleash errors become one message and an exit code, never a traceback."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, _tb):
+        if isinstance(exc, (PlannerError, UnleashError)):
+            hint = " (see `planner plan list`)" if "no plan '" in str(exc) else ""
+            raise fail(message(exc) + hint, exit_code(exc)) from None
+        return False
+
+
+errors = _Errors()
 
 
 NEEDS_NO_DATABASE = {"db", "serve"}
@@ -95,8 +110,8 @@ def plan_apply(file: Annotated[Path, typer.Argument(help="plan YAML file, or - f
         for error in exc.errors:
             err.print(f"  {error}", highlight=False, markup=False)
         raise typer.Exit(1) from None
-    with session_scope(database_url()) as session:
-        result = apply_plan(session=session, plan=plan, actor=actor)
+    with errors:
+        result = plans.apply_plan(database_url=database_url(), plan=plan, actor=actor)
     if not result.changed:
         out.print(f"plan '{plan.key}' unchanged (version {result.version})")
         return
@@ -108,8 +123,8 @@ def plan_apply(file: Annotated[Path, typer.Argument(help="plan YAML file, or - f
 @plan_app.command("export")
 def plan_export(plan: str, output: Annotated[Path | None, typer.Option("--output", "-o")] = None) -> None:
     """Write a plan as YAML that applies back to the same plan."""
-    with session_scope(database_url()) as session:
-        text = dump_plan(stored_plan(session, plan))
+    with errors:
+        text = plans.export_plan(database_url=database_url(), key=plan)
     if output:
         output.write_text(text, encoding="utf-8")
     else:
@@ -119,8 +134,7 @@ def plan_export(plan: str, output: Annotated[Path | None, typer.Option("--output
 @plan_app.command("list")
 def plan_list() -> None:
     """The stored plans."""
-    with session_scope(database_url()) as session:
-        rows = list_plans(session=session)
+    rows = [summary.row for summary in plans.list_plans(database_url=database_url())]
     if not rows:
         out.print("no plans yet: `planner plan apply FILE`")
         return
@@ -132,17 +146,21 @@ def plan_list() -> None:
     out.print(table)
 
 
+@plan_app.command("archive")
+def plan_archive(plan: str,
+                 actor: Annotated[str, typer.Option(help="who archives it, for the audit log")] = "cli") -> None:
+    """Archive a plan: it leaves the lists and the pilot page; applying its file again restores it."""
+    with errors:
+        archived = plans.archive_plan(database_url=database_url(), key=plan, actor=actor)
+    out.print(f"plan '{plan}' archived" if archived else f"plan '{plan}' was archived already", highlight=False)
+
+
 @token_app.command("create")
 def token_create(name: Annotated[str, typer.Argument(help="who uses it, e.g. collab-platform")],
                  actor: Annotated[str, typer.Option(help="who creates it, for the audit log")] = "cli") -> None:
     """Create a token for a machine client; it is printed this once (to standard output, alone on its line)."""
-    from planner.tokens import TokenRefused, create_token
-
-    try:
-        with session_scope(database_url()) as session:
-            row, token = create_token(session=session, name=name, actor=actor)
-    except TokenRefused as exc:
-        raise fail(str(exc)) from None
+    with errors:
+        row, token = tokens.create_token(database_url=database_url(), name=name, actor=actor)
     err.print(f"created token '{row.name}'. Copy it now: it is not shown again (the planner keeps only its hash).",
               highlight=False, markup=False)
     sys.stdout.write(token + "\n")
@@ -151,10 +169,7 @@ def token_create(name: Annotated[str, typer.Argument(help="who uses it, e.g. col
 @token_app.command("list")
 def token_list() -> None:
     """The tokens: name, first characters, created, last used, revoked. Never the tokens themselves."""
-    from planner.tokens import list_tokens
-
-    with session_scope(database_url()) as session:
-        rows = list_tokens(session=session)
+    rows = tokens.list_tokens(database_url=database_url())
     if not rows:
         out.print("no tokens yet: `planner token create NAME`")
         return
@@ -174,37 +189,13 @@ def token_list() -> None:
 def token_revoke(name: str,
                  actor: Annotated[str, typer.Option(help="who revokes it, for the audit log")] = "cli") -> None:
     """Revoke a token: requests with it are refused from now on. Revoking it again changes nothing."""
-    from planner.tokens import TokenMissing, find_token, revoke_token
-
     try:
-        with session_scope(database_url()) as session:
-            before = getattr(find_token(session, name), "revoked_at", None)
-            row = revoke_token(session=session, name=name, actor=actor)
-    except TokenMissing:
-        raise fail(f"no token '{name}' (see `planner token list`)") from None
-    message = (f"token '{row.name}' was revoked already, on {before.strftime('%Y-%m-%d %H:%M')} UTC" if before
-               else f"token '{row.name}' revoked: requests with it are refused from now on")
-    out.print(message, highlight=False, markup=False)
-
-
-def parse_instant(value: str) -> datetime:
-    try:
-        at = datetime.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"'{value}' is not an ISO date and time, e.g. 2027-02-03T10:00+01:00") from None
-    if at.tzinfo is None:
-        raise typer.BadParameter(f"'{value}' needs a timezone, e.g. 2027-02-03T10:00+01:00")
-    return at
-
-
-def parse_props(props: list[str]) -> dict[str, str]:
-    result = {}
-    for prop in props:
-        name, sep, value = prop.partition("=")
-        if not sep or not name:
-            raise typer.BadParameter(f"'{prop}' must look like name=value, e.g. department=HR")
-        result[name] = value
-    return result
+        row, already = tokens.revoke_token(database_url=database_url(), name=name, actor=actor)
+    except PlannerError as exc:
+        raise fail(f"{exc} (see `planner token list`)", exit_code(exc)) from None
+    text = (f"token '{row.name}' was revoked already, on {row.revoked_at.strftime('%Y-%m-%d %H:%M')} UTC" if already
+            else f"token '{row.name}' revoked: requests with it are refused from now on")
+    out.print(text, highlight=False, markup=False)
 
 
 @app.command()
@@ -213,23 +204,26 @@ def preview(plan: str,
             user: Annotated[str | None, typer.Option(help="a user id: show what this user gets and why")] = None,
             prop: Annotated[list[str], typer.Option(help="context property of the user, name=value")] = []) -> None:  # noqa: B006
     """Who sees which feature at an instant; or, with --user, which features one user gets and why."""
-    instant = parse_instant(at)
-    properties = parse_props(prop)
-    with session_scope(database_url()) as session:
-        spec = stored_plan(session, plan)
+    try:
+        instant = parse_instant(at, field="--at")
+        properties = parse_properties(prop, field="--prop")
+    except PlannerError as exc:
+        raise typer.BadParameter(exc.message, param_hint=exc.field) from None
+    with errors:
+        result = preview_at(database_url=database_url(), key=plan, at=instant, user=user, properties=properties)
+    spec = result.plan
     if user is None:
-        grants = access(spec, at=instant)
+        grants = result.grid
         table = Table("cohort", *[f.key for f in spec.features], title=f"{spec.key} at {instant.isoformat()}")
         for cohort in spec.cohorts:
             table.add_row(cohort.key, *["yes" if (cohort.key, f.key) in grants else "·" for f in spec.features])
         out.print(table)
         return
-    result = user_access(spec, User(user, properties), at=instant)
-    if not result:
+    if not result.user_result:
         out.print(f"user '{user}' gets no feature of '{spec.key}' at {instant.isoformat()}")
         return
     out.print(f"user '{user}' at {instant.isoformat()}:")
-    for feature, grants_for in result.items():
+    for feature, grants_for in result.user_result.items():
         reasons = "; ".join(f"cohort '{g.cohort}' ({g.reason.describe()})" for g in grants_for)
         out.print(f"  {feature}: {reasons}", highlight=False, markup=False)
 
@@ -245,16 +239,13 @@ def sync(plan: str,
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from flags.desired import DesiredStateError
-    from flags.errors import UnleashError
-    from flags.settings import UnleashSettings
-    from planner.syncruns import SyncBusy
-    from web.services.sync import PlanNotFound, sync_plan
+    from datetime import timedelta
 
-    try:
-        admin = UnleashSettings().admin()
-    except RuntimeError as exc:
-        raise fail(str(exc)) from None
+    from services.sync import LeaseTiming, sync_plan
+
+    config = settings()
+    with errors:
+        admin = config.admin()
     progress = Progress(TextColumn("syncing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=err, transient=True, disable=as_json or not err.is_terminal)
     task = progress.add_task("sync", total=None)
@@ -262,14 +253,10 @@ def sync(plan: str,
     def on_progress(done: int, total: int, _change) -> None:
         progress.update(task, completed=done, total=total)
 
-    try:
-        with admin, progress:
-            result = sync_plan(database_url=database_url(), plan_key=plan, admin=admin, actor=actor,
-                               dry_run=dry_run, on_progress=on_progress)
-    except (PlanNotFound, SyncBusy, DesiredStateError) as exc:
-        raise fail(str(exc)) from None
-    except UnleashError as exc:
-        raise fail(f"Unleash: {exc}") from None
+    timing = LeaseTiming(hold=timedelta(seconds=config.sync_lease_seconds), heartbeat=config.sync_heartbeat_seconds)
+    with errors, admin, progress:
+        result = sync_plan(database_url=config.database_url, plan_key=plan, admin=admin, actor=actor,
+                           dry_run=dry_run, on_progress=on_progress, timing=timing)
     if as_json:
         sys.stdout.write(json.dumps(result.as_json(), indent=2) + "\n")
         raise typer.Exit(0 if result.outcome == "ok" else 1)
@@ -321,22 +308,6 @@ def bootstrap(plan: str) -> None:
     """Print a bootstrap file of the plan's flags as Unleash serves them now (for `FlagReader(bootstrap=...)`)."""
     import json
 
-    import httpx
-
-    from flags.bootstrap import bootstrap_for, fetch_client_payload
-    from flags.settings import UnleashSettings
-
-    with session_scope(database_url()) as session:
-        spec = stored_plan(session, plan)
-    settings = UnleashSettings()
-    token = settings.client_token.get_secret_value()
-    if not token:
-        raise fail("UNLEASH_CLIENT_TOKEN is not set: the bootstrap is read from the client API, as SDKs read it")
-    try:
-        payload = fetch_client_payload(settings.url, token)
-    except PermissionError as exc:
-        raise fail(str(exc)) from None
-    except httpx.HTTPError as exc:
-        raise fail(f"Unleash at {settings.url} did not answer: {type(exc).__name__}") from None
-    flags = {spec.flag_name(f.key) for f in spec.features}
-    sys.stdout.write(json.dumps(bootstrap_for(payload, flags), indent=2) + "\n")
+    with errors:
+        document = bootstraps.bootstrap(settings=settings(), key=plan)
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
@@ -109,6 +110,7 @@ class UnleashAdmin:
         self.backoff = backoff
         self.writes = 0
         self._writes_lock = threading.Lock()  # the reconciler writes from several threads
+        self._parent: UnleashAdmin | None = None
         self._secrets = tuple(s for s in {token, token.rsplit(".", 1)[-1]} if len(s) >= 6)
         self._client = httpx.Client(
             base_url=self.base_url,
@@ -125,7 +127,8 @@ class UnleashAdmin:
         return f"UnleashAdmin(base_url={self.base_url!r})"
 
     def close(self) -> None:
-        self._client.close()
+        if self._parent is None:  # a run's counting view shares its parent's client
+            self._client.close()
 
     def __enter__(self) -> UnleashAdmin:
         return self
@@ -354,9 +357,19 @@ class UnleashAdmin:
             if not features or len(found) >= int(page.get("total") or 0):
                 return found
 
+    def counting(self) -> UnleashAdmin:
+        """The same client (connection pool, retries) with a write counter of its own, for one run: the
+        process's long-lived client is shared by syncs, the opt-in pusher and health checks at once.
+        Its writes count in this client's counter too. Closing it closes nothing."""
+        run = copy.copy(self)
+        run.writes, run._writes_lock, run._parent = 0, threading.Lock(), self
+        return run
+
     def _count_write(self) -> None:
         with self._writes_lock:
             self.writes += 1
+        if self._parent is not None:
+            self._parent._count_write()
 
     def _request(
         self,

@@ -6,17 +6,27 @@ from typing import Any
 
 import httpx
 
+from flags.errors import UnleashAuthError, UnleashUnavailable
+
 CLIENT_SPEC = "5.1.0"  # asks the client API for global segments, as current SDKs do
 
 
 def fetch_client_payload(url: str, client_token: str, *, timeout: float = 10.0) -> dict[str, Any]:
-    """The client API's answer, exactly as an SDK gets it (features and segments)."""
-    response = httpx.get(url.rstrip("/") + "/client/features", timeout=timeout,
-                         headers={"Authorization": client_token, "Unleash-Client-Spec": CLIENT_SPEC})
+    """The client API's answer, exactly as an SDK gets it (features and segments). UnleashAuthError for a
+    refused token, UnleashUnavailable when the server does not answer well; neither carries the token."""
+    path = "/api/client/features"
+    try:
+        response = httpx.get(url.rstrip("/") + "/client/features", timeout=timeout,
+                             headers={"Authorization": client_token, "Unleash-Client-Spec": CLIENT_SPEC})
+    except httpx.HTTPError as exc:
+        raise UnleashUnavailable(f"Unleash at {url} did not answer ({type(exc).__name__})",
+                                 method="GET", path=path) from None
     if response.status_code in (401, 403):
-        raise PermissionError("Unleash refused the client token: UNLEASH_CLIENT_TOKEN must be a backend token "
-                              "of the plan's environment")
-    response.raise_for_status()
+        raise UnleashAuthError("Unleash refused the client token: UNLEASH_CLIENT_TOKEN must be a backend token "
+                               "of the plan's environment", method="GET", path=path, status=response.status_code)
+    if response.status_code >= 400:
+        raise UnleashUnavailable(f"Unleash answered {response.status_code} to the client API", method="GET",
+                                 path=path, status=response.status_code)
     return response.json()
 
 

@@ -17,14 +17,15 @@ from typing import Any
 from flags.limits import ResourceLimits
 from planner.access import access_starts
 from planner.membership import group_id
-from planner.model import Cohort, CohortKind, Plan, Rule
+from planner.errors import PlanUnwritable
+from planner.model import MULTI_VALUED, Cohort, CohortKind, Plan, Rule
 
 OWNER_PREFIX = "rp"
 # Unleash refuses request bodies over 100 kB; keep each segment well inside it.
 MAX_SEGMENT_BODY_BYTES = 80_000
 
 
-class DesiredStateError(ValueError):
+class DesiredStateError(PlanUnwritable):
     """The plan cannot be written within the server's limits; the message says what to change."""
 
 
@@ -93,10 +94,18 @@ def is_owned_name(plan_key: str, name: str | None) -> bool:
     return bool(name) and name.startswith(f"{OWNER_PREFIX}:{plan_key}:")
 
 
+def owned_cohort(plan_key: str, name: str | None) -> str | None:
+    """The cohort a segment or strategy title of this plan belongs to (`rp:<plan>:<cohort>[:<part>]`), or None
+    for a name that is not the plan's."""
+    if not is_owned_name(plan_key, name):
+        return None
+    return name[len(f"{OWNER_PREFIX}:{plan_key}:"):].split(":", 1)[0]
+
+
 def constraint(context_name: str, operator: str, values: list[str], *, inverted: bool = False,
                case_insensitive: bool = False) -> dict[str, Any]:
     """A constraint as Unleash stores it: single-value operators use `value`, the rest `values`."""
-    multi = operator in ("IN", "NOT_IN", "STR_CONTAINS", "STR_STARTS_WITH", "STR_ENDS_WITH")
+    multi = operator in MULTI_VALUED
     shown = {"values": sorted(values)} if multi else {"value": values[0]}
     return {"contextName": context_name, "operator": operator, **shown, "inverted": inverted,
             "caseInsensitive": case_insensitive}

@@ -7,9 +7,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from flags.desired import DesiredState, FlagSpec, StrategySpec, is_owned_name
+from planner.model import MULTI_VALUED
+from flags.desired import DesiredState, FlagSpec, StrategySpec, is_owned_name, owned_cohort
 
-MULTI_VALUED = {"IN", "NOT_IN", "STR_CONTAINS", "STR_STARTS_WITH", "STR_ENDS_WITH"}
 
 
 def normal_constraint(c: dict[str, Any]) -> tuple:
@@ -113,15 +113,24 @@ def _desired_strategy_fp(s: StrategySpec) -> dict[str, Any]:
     return strategy_fingerprint(s.body(names), names)
 
 
-def diff(desired: DesiredState, actual, previous: dict[str, Any] | None = None) -> Diff:
+def diff(desired: DesiredState, actual, previous: dict[str, Any] | None = None, *,
+         cohorts: set[str] | None = None, segments_only: bool = False) -> Diff:
     """The fewest writes that make `actual` (a `ProjectState`) match `desired`.
 
     `previous` are the fingerprints of the last successful sync: an owned object that no longer
     matches them was edited in Unleash by hand, and its restoration is reported as drift.
+
+    With `cohorts`, the diff is scoped to those cohorts (an opt-in push): their segments, their strategies
+    on flags that exist already, and turning a flag on or off where their strategies are its first or
+    last; flags themselves and other cohorts are left as they are. `segments_only` compares segments alone
+    (the push's fast path, when the cohorts' strategies are known to be in place).
     """
     previous = previous or {"flags": {}, "segments": {}, "strategies": {}}
     result = Diff()
     plan = desired.plan
+
+    def in_scope(name: str | None) -> bool:
+        return cohorts is None or owned_cohort(plan, name) in cohorts
 
     def drifted(kind: str, key: str, actual_fp: dict[str, Any] | None) -> bool:
         before = previous.get(kind, {}).get(key)
@@ -130,10 +139,12 @@ def diff(desired: DesiredState, actual, previous: dict[str, Any] | None = None) 
     # segments: ours by name
     actual_segments: dict[str, list[dict[str, Any]]] = {}
     for seg in actual.segments:
-        if is_owned_name(plan, seg.get("name")):
+        if is_owned_name(plan, seg.get("name")) and in_scope(seg.get("name")):
             actual_segments.setdefault(seg["name"], []).append(seg)
     segment_names = {seg["id"]: seg.get("name") for seg in actual.segments}
     for name, spec in desired.segments.items():
+        if not in_scope(name):
+            continue
         found = actual_segments.pop(name, [])
         for extra in found[1:]:
             result.changes.append(Change("segment", "delete", name, why="duplicate", actual_id=extra["id"]))
@@ -147,6 +158,15 @@ def diff(desired: DesiredState, actual, previous: dict[str, Any] | None = None) 
         else:
             result.unchanged += 1
     stale_segments = [(name, seg) for name, segs in actual_segments.items() for seg in segs]
+    if segments_only:
+        result.changes += [Change("segment", "delete", name, why="no longer in the plan", actual_id=seg["id"])
+                           for name, seg in stale_segments]
+        return result
+    if cohorts is not None:
+        _diff_scoped_flags(result, desired, actual, segment_names, previous, drifted, in_scope)
+        result.changes += [Change("segment", "delete", name, why="no longer in the plan", actual_id=seg["id"])
+                           for name, seg in stale_segments]
+        return result
 
     # flags: ours carry the plan's marker in their description
     owned_flags = {name: f for name, f in actual.flags.items() if desired.marker in (f.description or "")}
@@ -223,3 +243,39 @@ def _diff_flag(result: Diff, spec: FlagSpec, existing, desired: DesiredState, se
                                      drift=drifted("flags", name, {**fp, "description": spec.description})))
     else:
         result.unchanged += 1
+
+
+def _diff_scoped_flags(result: Diff, desired: DesiredState, actual, segment_names, previous, drifted, in_scope) -> None:
+    """The strategies of the cohorts in scope on each of the plan's flags that Unleash has, and the flag's
+    switch where they change whether it has any strategy of the plan at all."""
+    for name, spec in desired.flags.items():
+        existing = actual.flags.get(name)
+        if existing is None or existing.archived or desired.marker not in (existing.description or ""):
+            continue  # not created yet, or not ours: the full sync's business
+        wanted = {title: s for (flag, title), s in desired.strategies.items() if flag == name and in_scope(title)}
+        ours = [s for s in existing.strategies if is_owned_name(desired.plan, s.get("title"))]
+        kept = sum(1 for s in ours if not in_scope(s.get("title")))
+        seen: set[str] = set()
+        for strategy in ours:
+            title = strategy.get("title")
+            if not in_scope(title):
+                continue
+            if title not in wanted or title in seen:
+                result.changes.append(Change("strategy", "delete", title, flag=name, actual_id=strategy["id"],
+                                             why="duplicate" if title in seen else "no longer in the plan"))
+                continue
+            seen.add(title)
+            actual_fp = strategy_fingerprint(strategy, segment_names)
+            if _lists(actual_fp) != _lists(_desired_strategy_fp(wanted[title])):
+                result.changes.append(Change("strategy", "update", title, flag=name, spec=wanted[title],
+                                             actual_id=strategy["id"],
+                                             drift=drifted("strategies", f"{name}|{title}", actual_fp)))
+            else:
+                result.unchanged += 1
+        for title, s in wanted.items():
+            if title not in seen:
+                result.changes.append(Change("strategy", "create", title, flag=name, spec=s))
+        enabled = kept + len(wanted) > 0
+        if enabled != existing.enabled:
+            result.changes.append(Change("environment", "enable" if enabled else "disable", name, flag=name,
+                                         environment=desired.environment))

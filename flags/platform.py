@@ -7,12 +7,13 @@
 The context is built from the plan itself: the properties its cohort rules use (department,
 location, ...) are taken from the user's attributes and nothing else, so the platform and the
 planner cannot drift apart on names. Feature keys are the plan's keys; the flag name (with the
-plan's prefix) is the plan's business.
+plan's prefix) is the plan's business. The FastAPI guard for a feature's routes is in flags/fastapi_guard.py,
+so that this module needs no web framework.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from planner.membership import STANDARD_FIELDS
@@ -63,17 +64,3 @@ class PlatformFlags:
         context = self.context_for(user)
         return [key for key, flag in self.flags.items()
                 if self.reader.enabled(flag, context, default=self.defaults[key])]
-
-    def requires(self, feature: str, current_user: Callable[..., PlatformUser]):
-        """A FastAPI dependency for routes that belong to a feature: 404 for users without it
-        (the page does not exist for them yet), so `Depends(flags.requires("wiki", current_user))`."""
-        from fastapi import Depends, HTTPException
-
-        self.flag(feature)  # a typo fails at import time, not at the first request
-
-        def guard(user: PlatformUser = Depends(current_user)) -> PlatformUser:
-            if not self.enabled(feature, user):
-                raise HTTPException(404, f"{self.plan.feature(feature).name or feature} is not available to you yet")
-            return user
-
-        return guard

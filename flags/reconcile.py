@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from flags.desired import DesiredState, DesiredStateError, desired_state, flag_marker, is_owned_name
+from flags.admin import ProjectState
+from flags.desired import DesiredState, DesiredStateError, desired_state, flag_marker, is_owned_name, owned_cohort
 from flags.errors import UnleashConflict
 from flags.diff import Change, Diff, diff
 
@@ -50,6 +52,28 @@ def prepare(plan, *, admin, members: dict[str, list[str]] | None = None,
             f"the server allows {limits.segments} in all. Remove unused segments, or raise UNLEASH_SEGMENTS_LIMIT")
     segment_ids = {s["name"]: s["id"] for s in actual.segments if s.get("name") in desired.segments}
     return SyncPlan(desired, diff(desired, actual, previous), segment_ids)
+
+
+def prepare_scoped(plan, *, admin, members: dict[str, list[str]], cohorts: set[str], limits=None,
+                   previous: dict[str, Any] | None = None) -> SyncPlan:
+    """The diff of a few cohorts only (an opt-in push): their segments, and their strategies where a segment
+    comes or goes. When the cohorts' segments are the ones Unleash has and each is used by as many strategies
+    as planned, only segments are read and compared: a join or leave is then one write per changed segment."""
+    limits = limits or admin.resource_limits()
+    desired = desired_state(plan, members=members, limits=limits)
+    segments = admin.list_segments()
+    wanted = {name for name in desired.segments if owned_cohort(plan.key, name) in cohorts}
+    have = {s["name"]: s for s in segments if owned_cohort(plan.key, s.get("name")) in cohorts}
+    uses = Counter(s.segment for s in desired.strategies.values() if s.segment in wanted)
+    settled = set(have) == wanted and all(have[name].get("usedInFeatures", uses[name]) >= uses[name] for name in wanted)
+    if settled:
+        actual = ProjectState(desired.project, desired.environment, flags={}, segments=segments)
+        changes = diff(desired, actual, previous, cohorts=cohorts, segments_only=True)
+    else:
+        actual = admin.read_project_state(desired.project, desired.environment)
+        changes = diff(desired, actual, previous, cohorts=cohorts)
+    segment_ids = {s["name"]: s["id"] for s in actual.segments if s.get("name") in desired.segments}
+    return SyncPlan(desired, changes, segment_ids)
 
 
 def execute(sync: SyncPlan, *, admin, on_progress: Progress | None = None, concurrency: int = WRITE_CONCURRENCY) -> int:

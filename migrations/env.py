@@ -5,10 +5,10 @@ from sqlmodel import SQLModel
 
 import planner.tables  # noqa: F401  (registers every table on SQLModel.metadata)
 from planner.db import engine_for
-from planner.settings import PlannerSettings
+from services.settings import Settings
 
 config = context.config
-url = config.get_main_option("sqlalchemy.url") or PlannerSettings().database_url
+url = config.get_main_option("sqlalchemy.url") or Settings().database_url
 
 
 def run_migrations_offline() -> None:

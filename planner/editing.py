@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import Session
 
 from planner import audit
+from planner.errors import EditConflict, EditInvalid, ItemNotFound, PlanNotFound
 from planner.model import Plan, Spec
 from planner.planfile import plan_document
 from planner.store import plan_row, read_plan_cached, write_plan
-from planner.validation import PlanError, PlanInvalid, parse_plan
+from planner.validation import PlanInvalid, parse_plan
 
 KINDS = ("features", "cohorts", "kpis", "phases")
 
@@ -25,36 +25,6 @@ def fingerprint(item: Spec | Plan | None) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
-class PlanMissing(LookupError):
-    pass
-
-
-@dataclass
-class EditConflict(Exception):
-    """Someone saved the same item since this lead loaded it; `current` is the newer value."""
-
-    kind: str
-    key: str
-    current: Any
-
-
-@dataclass
-class EditInvalid(Exception):
-    """The edit would make the plan invalid; `errors` keep their field paths."""
-
-    errors: list[PlanError] = field(default_factory=list)
-
-    def for_item(self, prefix: str) -> dict[str, str]:
-        """Errors under one item, keyed by the field path inside it (e.g. `starts`, `rules[0].values`)."""
-        found = {}
-        for error in self.errors:
-            if error.path == prefix:
-                found[""] = error.message
-            elif error.path.startswith(prefix + "."):
-                found.setdefault(error.path[len(prefix) + 1:], error.message)
-        return found
-
-
 def find(plan: Plan, kind: str, key: str):
     return next((item for item in getattr(plan, kind) if item.key == key), None)
 
@@ -62,8 +32,14 @@ def find(plan: Plan, kind: str, key: str):
 # Edits work on the plan *document* (the plan file's shape), so that form input of any quality goes
 # through exactly the validation a plan file gets, with the same field paths.
 
+LABELS = {"features": "feature", "cohorts": "cohort", "kpis": "KPI", "phases": "phase"}
+
+
 def item_index(doc: dict[str, Any], kind: str, key: str) -> int:
-    return next(i for i, item in enumerate(doc.setdefault(kind, [])) if item.get("key") == key)
+    for i, item in enumerate(doc.setdefault(kind, [])):
+        if item.get("key") == key:
+            return i
+    raise ItemNotFound(str(doc.get("plan", "")), LABELS[kind], key)
 
 
 def put_item(doc: dict[str, Any], kind: str, key: str | None, item: dict[str, Any]) -> int:
@@ -115,17 +91,18 @@ def load_for_edit(session: Session, key: str) -> tuple[Any, Plan]:
     """The plan row and its plan, parsed once per version (a form and its save both ask for it)."""
     row = plan_row(session, key)
     if row is None or row.archived:
-        raise PlanMissing(f"no plan '{key}'")
+        raise PlanNotFound(key)
     return row, read_plan_cached(session, row)
 
 
 def save_edit(*, session: Session, key: str, actor: str, edit, seen: dict[tuple[str, str], str] | None = None,
-              summary: str) -> Plan:
+              summary: str, kind: str | None = None) -> Plan:
     """Apply `edit(document)` (changing the plan document in place) to the stored plan and write it.
 
     `seen` maps (kind, item key) to the fingerprint the lead's form was rendered from; if any of those
     items changed since, raise `EditConflict` with the newer value. Raise `EditInvalid` when the result
-    breaks any rule of the plan file.
+    breaks any rule of the plan file; when `edit` returns the index of the item it put (of `kind`), the
+    error carries that item's path, so a form can show each error beside its field.
     """
     row, plan = load_for_edit(session, key)
     for (kind, item_key), digest in (seen or {}).items():
@@ -133,11 +110,12 @@ def save_edit(*, session: Session, key: str, actor: str, edit, seen: dict[tuple[
         if fingerprint(current) != digest:
             raise EditConflict(kind, item_key, current)
     doc = plan_document(plan)
-    edit(doc)
+    index = edit(doc)
     try:
         checked = parse_plan(doc)
     except PlanInvalid as exc:
-        raise EditInvalid(exc.errors) from None
+        item = f"{kind}[{index}]" if kind and isinstance(index, int) else None
+        raise EditInvalid(exc.errors, item=item, document=doc) from None
     if checked == plan:
         return plan
     write_plan(session, checked)

@@ -15,14 +15,11 @@ from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from planner import audit
+from planner.errors import CohortNotFound, OptInRefused
 from planner.model import CohortKind, Plan, PhaseStatus
 from planner.tables import CohortRow, MembershipRow, PlanRow, utcnow
 
 OPEN_STATUSES = (PhaseStatus.scheduled, PhaseStatus.active)
-
-
-class OptInRefused(ValueError):
-    """A join or leave that cannot be done; the message says why, for the person asking."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +55,7 @@ def _cohort(session: Session, plan_key: str, cohort_key: str) -> tuple[PlanRow, 
                          .where(PlanRow.key == plan_key, CohortRow.key == cohort_key, PlanRow.archived == False)  # noqa: E712
                          ).first()
     if found is None:
-        raise OptInRefused(f"there is no cohort '{cohort_key}' in plan '{plan_key}'")
+        raise CohortNotFound(plan_key, cohort_key)
     return found
 
 

@@ -5,7 +5,7 @@ with SQLite one writer at a time, so the web server queues joins and hands them 
 order. Per cohort in the batch: one lock (the `membership_version` bump), one read of the users already
 in it, one count; then one multi-row insert of memberships and one of audit entries.
 
-Each request gets its own answer: a JoinResult, or the OptInRefused / NoSuchPlan that says why not, which
+Each request gets its own answer: a JoinResult, or the OptInRefused / PlanNotFound that says why not, which
 changes nothing of the others. A single join (`join`) is a batch of one: the rules live in one place.
 """
 
@@ -20,14 +20,11 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from planner.errors import OptInRefused, PlanNotFound
 from planner.model import Plan
-from planner.optin import JoinResult, OptInRefused, position_in_waitlist, refusal
+from planner.optin import JoinResult, position_in_waitlist, refusal
 from planner.store import read_plan_cached
 from planner.tables import AuditRow, CohortRow, MembershipRow, PlanRow, utcnow
-
-
-class NoSuchPlan(LookupError):
-    """The plan does not exist or is archived."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +35,7 @@ class JoinRequest:
     accepted_version: int | None
 
 
-Outcome = JoinResult | OptInRefused | NoSuchPlan
+Outcome = JoinResult | OptInRefused | PlanNotFound
 
 
 @dataclass
@@ -59,7 +56,7 @@ def join_batch(session: Session, requests: list[JoinRequest]) -> list[Outcome]:
     for i, request in enumerate(requests):
         found = plans.get(request.plan_key)
         if found is None:
-            outcomes[i] = NoSuchPlan(f"no plan '{request.plan_key}'")
+            outcomes[i] = PlanNotFound(request.plan_key)
             continue
         asked = (request.plan_key, request.cohort_key, request.accepted_version)
         if asked not in refusals:
@@ -123,7 +120,7 @@ def join_batch(session: Session, requests: list[JoinRequest]) -> list[Outcome]:
 
 def join(*, session: Session, plan_key: str, cohort_key: str, user: str, accepted_version: int | None) -> JoinResult:
     """Join an open opt-in cohort, or its waitlist when it is full; joining twice changes nothing.
-    Raises NoSuchPlan or OptInRefused. The caller commits."""
+    Raises PlanNotFound or OptInRefused. The caller commits."""
     try:
         outcome = join_batch(session, [JoinRequest(plan_key, cohort_key, user, accepted_version)])[0]
     except IntegrityError:  # the same user at the same moment, from another process: that request won

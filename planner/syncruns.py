@@ -1,4 +1,9 @@
-"""Sync runs in the database: the per-plan lease that keeps syncs apart, and each run's record."""
+"""Sync jobs in the database: the per-plan lease that keeps syncs apart, and each job's record.
+
+A job goes queued → running → done | failed, or → abandoned when the process running it died: its lease,
+renewed by a heartbeat while it runs, then runs out within seconds, and whoever looks next (the panel,
+the next sync) marks it. Progress (done of total) is written as the job runs, so any process shows it.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +14,14 @@ from typing import Any
 from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
+from planner.errors import SyncBusy
 from planner.tables import PlanRow, SyncRunRow, utcnow
 
-LEASE = timedelta(minutes=10)  # a sync; one whose process died blocks the next this long at most
-PUSH_LEASE = timedelta(minutes=2)  # an opt-in push round: a few writes, it is over in seconds
-
-
-class SyncBusy(RuntimeError):
-    """Another sync of the same plan is running (`push_round`: an opt-in push, over in a moment)."""
-
-    def __init__(self, message: str, *, push_round: bool = False):
-        super().__init__(message)
-        self.push_round = push_round
-
-
+LEASE = timedelta(seconds=30)  # renewed every few seconds while a sync runs (PLANNER_SYNC_LEASE_SECONDS)
+PUSH_LEASE = timedelta(seconds=30)  # an opt-in push round: a few writes, over in seconds
 PUSH_OWNER = "push-"  # the lease owner's prefix during an opt-in push round
+ACTIVE = ("queued", "running")
+ABANDONED = "the sync stopped before it finished (its process ended); the next sync converges"
 
 
 def acquire_lease(session: Session, plan_row: PlanRow, *, now: datetime | None = None,
@@ -42,13 +40,16 @@ def acquire_lease(session: Session, plan_row: PlanRow, *, now: datetime | None =
         holder = session.exec(select(PlanRow.sync_lease_owner).where(PlanRow.id == plan_row.id)).first() or ""
         raise SyncBusy(f"another sync of plan '{plan_row.key}' is running; try again when it has finished",
                        push_round=holder.startswith(PUSH_OWNER))
-    # a run still marked running holds no lease any more: its process died
-    for run in session.exec(select(SyncRunRow).where(SyncRunRow.plan_id == plan_row.id,
-                                                     SyncRunRow.outcome == "running")):
-        run.outcome, run.finished_at = "interrupted", now
-        run.error = "the sync stopped before it finished (process ended); the next sync converges"
-        session.add(run)
+    # a job still marked active holds no lease any more: its process died
+    mark_abandoned(session, plan_row.id, now=now, lease=timedelta(0))
     return owner
+
+
+def renew_lease(session: Session, plan_id: int, owner: str, *, hold: timedelta, now: datetime | None = None) -> bool:
+    """The heartbeat: hold the lease `hold` longer. False when it is not ours any more."""
+    now = now or utcnow()
+    return session.exec(update(PlanRow).where(PlanRow.id == plan_id, PlanRow.sync_lease_owner == owner)
+                        .values(sync_lease_until=now + hold)).rowcount == 1
 
 
 def release_lease(session: Session, plan_id: int, owner: str, *, keep_until: datetime | None = None) -> None:
@@ -58,17 +59,40 @@ def release_lease(session: Session, plan_id: int, owner: str, *, keep_until: dat
     session.exec(update(PlanRow).where(PlanRow.id == plan_id, PlanRow.sync_lease_owner == owner).values(**values))
 
 
-def start_run(session: Session, *, plan_row: PlanRow, actor: str, dry_run: bool) -> SyncRunRow:
-    run = SyncRunRow(plan_id=plan_row.id, plan_version=plan_row.version, actor=actor, dry_run=dry_run)
+def mark_abandoned(session: Session, plan_id: int, *, now: datetime | None = None, lease: timedelta = LEASE) -> int:
+    """Mark the plan's active jobs whose heartbeat is older than `lease` as abandoned; how many were."""
+    now = now or utcnow()
+    stale = 0
+    for job in session.exec(select(SyncRunRow).where(SyncRunRow.plan_id == plan_id, SyncRunRow.state.in_(ACTIVE))):
+        beat = job.heartbeat_at or job.started_at
+        if beat.tzinfo is None:
+            beat = beat.replace(tzinfo=now.tzinfo)
+        if now - beat >= lease:
+            job.state, job.finished_at, job.error = "abandoned", now, ABANDONED
+            session.add(job)
+            stale += 1
+    return stale
+
+
+def start_run(session: Session, *, plan_row: PlanRow, actor: str, dry_run: bool, state: str = "running",
+              lease_owner: str | None = None) -> SyncRunRow:
+    run = SyncRunRow(plan_id=plan_row.id, plan_version=plan_row.version, actor=actor, dry_run=dry_run, state=state,
+                     lease_owner=lease_owner, heartbeat_at=utcnow())
     session.add(run)
     session.flush()
     return run
 
 
-def finish_run(session: Session, run: SyncRunRow, *, outcome: str, writes: int, report: dict[str, Any],
+def report_progress(session: Session, job_id: int, *, done: int, total: int, state: str = "running") -> None:
+    """Progress and heartbeat of a running job, in one small UPDATE."""
+    session.exec(update(SyncRunRow).where(SyncRunRow.id == job_id, SyncRunRow.state.in_(ACTIVE))
+                 .values(progress_done=done, progress_total=total, heartbeat_at=utcnow(), state=state))
+
+
+def finish_run(session: Session, run: SyncRunRow, *, state: str, writes: int, report: dict[str, Any],
                desired: dict[str, Any] | None = None, error: str | None = None) -> SyncRunRow:
     run = session.merge(run)
-    run.outcome, run.writes, run.error, run.finished_at = outcome, writes, error, utcnow()
+    run.state, run.writes, run.error, run.finished_at = state, writes, error, utcnow()
     run.counts = {**report.get("counts", {}), "writes": writes}
     run.changes = report.get("changes", [])
     if report.get("not_owned") or report.get("conflicts"):
@@ -76,13 +100,15 @@ def finish_run(session: Session, run: SyncRunRow, *, outcome: str, writes: int, 
                                      report.get("conflicts", []) + [f"not owned, left alone: {n}" for n in
                                                                     report.get("not_owned", [])]]
     run.desired = desired or {}
+    if state == "done":
+        run.progress_done = run.progress_total = len(report.get("changes", []))
     session.add(run)
     return run
 
 
 def previous_fingerprints(session: Session, plan_id: int) -> dict[str, Any] | None:
     """What the last completed sync left in Unleash, to tell hand edits (drift) from plan changes."""
-    run = session.exec(select(SyncRunRow).where(SyncRunRow.plan_id == plan_id, SyncRunRow.outcome == "ok",
+    run = session.exec(select(SyncRunRow).where(SyncRunRow.plan_id == plan_id, SyncRunRow.state == "done",
                                                 SyncRunRow.dry_run == False)  # noqa: E712
                        .order_by(SyncRunRow.id.desc())).first()
     return run.desired if run else None
@@ -93,7 +119,18 @@ def runs(session: Session, plan_id: int, limit: int = 20) -> list[SyncRunRow]:
                              .order_by(SyncRunRow.id.desc()).limit(limit)))
 
 
+def job(session: Session, plan_id: int, job_id: int) -> SyncRunRow | None:
+    found = session.get(SyncRunRow, job_id)
+    return found if found is not None and found.plan_id == plan_id else None
+
+
+def latest_job(session: Session, plan_id: int) -> SyncRunRow | None:
+    """The plan's newest sync that wrote (or meant to write), not a dry run."""
+    return session.exec(select(SyncRunRow).where(SyncRunRow.plan_id == plan_id, SyncRunRow.dry_run == False)  # noqa: E712
+                        .order_by(SyncRunRow.id.desc()).limit(1)).first()
+
+
 def has_synced(session: Session, plan_id: int) -> bool:
     """Whether a lead's sync of the plan has completed once (cheap: no fingerprints are loaded)."""
-    return session.exec(select(SyncRunRow.id).where(SyncRunRow.plan_id == plan_id, SyncRunRow.outcome == "ok",
+    return session.exec(select(SyncRunRow.id).where(SyncRunRow.plan_id == plan_id, SyncRunRow.state == "done",
                                                     SyncRunRow.dry_run == False).limit(1)).first() is not None  # noqa: E712

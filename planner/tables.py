@@ -159,9 +159,14 @@ class SyncRunRow(SQLModel, table=True):
     dry_run: bool = False
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
-    outcome: str = "running"  # running | ok | failed
+    state: str = "running"  # queued | running | done | failed | abandoned
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     writes: int = 0
+    # a running job writes its progress and heartbeat here, so any process can show it
+    progress_done: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    progress_total: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    heartbeat_at: datetime | None = None
+    lease_owner: str | None = None
     counts: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     changes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # the Unleash objects the planner meant to own after this run, for telling drift from plan changes

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from planner import audit
+from planner.errors import TokenNotFound, TokenRefused
 from planner.tables import ApiTokenRow, utcnow
 
 TOKEN_PREFIX = "rp_"
@@ -19,19 +20,6 @@ DISPLAY_CHARS = 10  # "rp_" and 7 more: enough to tell tokens apart in a list, f
 NAME_PATTERN = re.compile(r"[A-Za-z0-9 _-]{1,100}")
 # verifying a token writes `last_used_at` at most this often, not on every request
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-
-class TokenRefused(ValueError):
-    """A token that cannot be created as asked; `field` names the input, the message says how to fix it."""
-
-    def __init__(self, field: str, message: str):
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}")
-
-
-class TokenMissing(LookupError):
-    """No token of that name."""
 
 
 def digest(token: str) -> str:
@@ -83,7 +71,7 @@ def revoke_token(*, session: Session, name: str, actor: str) -> ApiTokenRow:
     """Refuse the token from now on. Revoking a revoked token changes nothing (and records nothing)."""
     row = find_token(session, name)
     if row is None:
-        raise TokenMissing(f"no token '{name}'")
+        raise TokenNotFound(name)
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         session.add(row)

@@ -6,16 +6,10 @@ import csv
 import io
 import re
 
-from planner.validation import PlanError
+from planner.errors import PlanError, UserListInvalid
 
 USER_ID = re.compile(r"^[^\s,;]{1,200}$")
 HEADERS = {"user", "userid", "user_id", "id", "user id"}
-
-
-class UserListInvalid(ValueError):
-    def __init__(self, errors: list[PlanError]):
-        self.errors = errors
-        super().__init__("; ".join(str(e) for e in errors))
 
 
 def parse_user_list(text: str) -> list[str]:

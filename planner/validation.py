@@ -10,6 +10,7 @@ from typing import Any
 import semver
 from pydantic import TypeAdapter, ValidationError
 
+from planner.errors import PlanError, PlanInvalid
 from planner.model import Cohort, CohortKind, Feature, Kpi, Phase, Plan, Rule
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,59}$")
@@ -20,21 +21,6 @@ KPI_TARGET_PATTERN = re.compile(r"^\s*(>=|<=|>|<|==)\s*(-?\d+(?:\.\d+)?)\s*$")
 LISTS: dict[str, type] = {"features": Feature, "cohorts": Cohort, "kpis": Kpi, "phases": Phase}
 
 
-@dataclass(frozen=True)
-class PlanError:
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
-
-
-class PlanInvalid(ValueError):
-    """A plan with one or more mistakes; `errors` lists every one of them."""
-
-    def __init__(self, errors: list[PlanError]):
-        self.errors = errors
-        super().__init__("\n".join(str(e) for e in errors))
 
 
 def _path(prefix: str, loc: tuple) -> str:

@@ -6,20 +6,22 @@ import gc
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Request
+from datetime import timedelta
+
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from flags.settings import UnleashSettings
 from planner.db import open_pool
-from planner.settings import PlannerSettings
+from services.join_queue import JoinQueue
+from services.settings import Settings
+from services.sync import LeaseTiming
+from web import errors
 from web.auth import NotSignedIn
 from web.rendering import compile_templates
 from web.routes import api, audit, health, pilot, pilot_api, plan_page, plans, preview, roster, session, sync, tokens
-from web.services.join_queue import JoinQueue
-from web.settings import WebSettings
 
 HERE = Path(__file__).resolve().parent
 HTMX = HERE / "assets" / "node_modules" / "htmx.org" / "dist"
@@ -30,27 +32,25 @@ SWAGGER = HERE / "assets" / "node_modules" / "swagger-ui-dist"
 async def background_work(app: FastAPI):
     """The flag reader ("My features" asks the real Unleash) and the opt-in pusher, one each per process."""
     from flags.reader import FlagReader
-    from web.services.membership_push import MembershipPusher
+    from services.membership_push import MembershipPusher
 
-    config: WebSettings = app.state.web_settings
-    unleash = UnleashSettings()
-    admin_token, client_token = unleash.admin_token.get_secret_value(), unleash.client_token.get_secret_value()
+    config: Settings = app.state.settings
+    client_token = config.unleash_client_token.get_secret_value()
     started = []
     if config.background and client_token:
-        environment = client_token.split(":", 1)[-1].split(".", 1)[0]
-        reader = FlagReader(url=unleash.url, client_token=client_token, app_name="rollout-planner",
-                            environment=environment, refresh_interval=config.reader_refresh_interval)
+        reader = FlagReader(url=config.unleash_url, client_token=client_token, app_name="rollout-planner",
+                            environment=config.environment, refresh_interval=config.reader_refresh_interval)
         reader.start()
         app.state.reader = reader
         started.append(reader.stop)
-    if config.background and admin_token:
-        admin = unleash.admin()
-        pusher = MembershipPusher(database_url=app.state.database_url, admin=admin, interval=config.push_interval)
+    if config.background and app.state.admin is not None:
+        pusher = MembershipPusher(database_url=config.database_url, admin=app.state.admin,
+                                  interval=config.push_interval)
         pusher.start()
         app.state.pusher = pusher
-        started += [pusher.stop, admin.close]
+        started.append(pusher.stop)
     if config.background:  # a real server (not a test's app): connections before the first requests
-        open_pool(app.state.database_url)
+        open_pool(config.database_url)
     # Everything made so far (modules, templates, the app) lives as long as the process: frozen, the
     # collector stops walking it: a full collection under load took 5-18 ms instead of 100-200 ms
     gc.collect()
@@ -61,16 +61,22 @@ async def background_work(app: FastAPI):
         app.state.join_queue.stop()  # writes what is queued
         for stop in started:
             stop()
+        if app.state.admin is not None:
+            app.state.admin.close()
 
 
-def create_app(*, web_settings: WebSettings | None = None, database_url: str | None = None) -> FastAPI:
-    config = web_settings or WebSettings()
+def create_app(*, settings: Settings | None = None) -> FastAPI:
+    """The app, with the settings read once (from the environment unless given): one admin client, one
+    opt-in writer per process, on `app.state`."""
+    config = (settings or Settings()).for_web()
     app = FastAPI(title="Rollout planner", version="0.1.0", docs_url=None, lifespan=background_work,
                   description="Plan a phased rollout and enforce it with Unleash feature flags.")
-    app.state.web_settings = config
+    app.state.settings = config
     compile_templates()
-    app.state.database_url = database_url or PlannerSettings().database_url
-    app.state.join_queue = JoinQueue(app.state.database_url)
+    app.state.join_queue = JoinQueue(config.database_url)
+    app.state.admin = config.admin() if config.unleash_admin_token.get_secret_value() else None
+    app.state.lease_timing = LeaseTiming(hold=timedelta(seconds=config.sync_lease_seconds),
+                                         heartbeat=config.sync_heartbeat_seconds)
     app.add_middleware(SessionMiddleware, secret_key=config.session_secret.get_secret_value(),
                        session_cookie="planner_session", same_site="lax", https_only=config.secure_cookies)
     app.mount("/static/vendor/swagger", StaticFiles(directory=SWAGGER, check_dir=False), name="swagger")
@@ -97,13 +103,6 @@ def create_app(*, web_settings: WebSettings | None = None, database_url: str | N
             return HTMLResponse("", status_code=401, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)
 
-    @app.exception_handler(HTTPException)
-    def _http_error(request: Request, exc: HTTPException):
-        if request.url.path.startswith("/api/") or "text/html" not in request.headers.get("accept", ""):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-        from web.rendering import render
-
-        return render(request, "error.html", {"status": exc.status_code, "detail": exc.detail},
-                      status=exc.status_code)
+    errors.install(app)
 
     return app

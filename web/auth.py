@@ -11,9 +11,9 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from planner.tokens import TOKEN_PREFIX, verify_token
-from web.deps import db
-from web.settings import WebSettings
+from planner.tokens import TOKEN_PREFIX
+from services.settings import Settings
+from services.tokens import platform_for
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,8 @@ class NotSignedIn(Exception):
     """No identity: pages redirect to the sign-in, the API answers 401."""
 
 
-def settings(request: Request) -> WebSettings:
-    return request.app.state.web_settings
+def settings(request: Request) -> Settings:
+    return request.app.state.settings
 
 
 def _bearer(request: Request) -> str | None:
@@ -55,9 +55,7 @@ def token_identity(request: Request) -> Identity | None:
     known = getattr(request.state, "token_identity", None)
     if known is not None:
         return known
-    with db(request) as session:
-        row = verify_token(session=session, token=token)
-        name = row.name if row is not None else None
+    name = platform_for(database_url=settings(request).database_url, token=token)
     if name is None:
         # never the token itself: error messages end up in logs
         raise HTTPException(401, "the API token is unknown or has been revoked; ask a project lead for a new one",

@@ -1,32 +1,44 @@
-"""Typed dependencies shared by the routes."""
+"""Typed dependencies of the routes: the settings, the database the services use, the Unleash admin client."""
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+from typing import Annotated
 
-from fastapi import Request
-from sqlmodel import Session
+from fastapi import Depends, Request
 
-from planner.db import session_scope
-
-
-def database_url(request: Request) -> str:
-    return request.app.state.database_url
-
-
-def db(request: Request) -> AbstractContextManager[Session]:
-    """A transaction on the planner's database: committed when the block ends, rolled back on error."""
-    return session_scope(database_url(request))
+from flags.admin import UnleashAdmin
+from planner.errors import NotConfigured
+from services.join_queue import JoinQueue
+from services.settings import Settings
+from services.sync import LeaseTiming
 
 
-def stored_plan(request: Request, key: str):
-    """The stored plan `key`, or a 404 that names it."""
-    from fastapi import HTTPException
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
 
-    from planner.store import load_plan
 
-    with db(request) as session:
-        plan = load_plan(session, key)
-    if plan is None:
-        raise HTTPException(404, f"no plan '{key}'")
-    return plan
+def get_database_url(request: Request) -> str:
+    return request.app.state.settings.database_url
+
+
+def get_admin(request: Request) -> UnleashAdmin:
+    """The process's long-lived admin client (one connection pool); NotConfigured without an admin token."""
+    admin = request.app.state.admin
+    if admin is None:
+        raise NotConfigured("UNLEASH_ADMIN_TOKEN is not set: the planner cannot read or write Unleash")
+    return admin
+
+
+def get_join_queue(request: Request) -> JoinQueue:
+    return request.app.state.join_queue
+
+
+def get_lease_timing(request: Request) -> LeaseTiming:
+    return request.app.state.lease_timing
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DatabaseDep = Annotated[str, Depends(get_database_url)]
+AdminDep = Annotated[UnleashAdmin, Depends(get_admin)]
+JoinQueueDep = Annotated[JoinQueue, Depends(get_join_queue)]
+LeaseDep = Annotated[LeaseTiming, Depends(get_lease_timing)]

@@ -19,6 +19,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from flags.fastapi_guard import requires
 from flags.platform import PlatformFlags, PlatformUser
 from flags.reader import FlagReader
 from planner.planfile import load_plan
@@ -106,7 +107,7 @@ def create_app() -> FastAPI:
         return response
 
     def feature_page(key: str):
-        def show(_user: PlatformUser = Depends(flags.requires(key, signed_in))):
+        def show(_user: PlatformUser = Depends(requires(flags, key, signed_in))):
             return page(plan.feature(key).name or key, f"<div class='card'>{CONTENT.get(key, 'Welcome.')}</div>")
 
         return show

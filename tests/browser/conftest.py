@@ -11,7 +11,9 @@
   Both yield a `LiveServer` (`.url`, `.database_url`, `.log`, `.env`).
 - `page` (function): a new browser context (1366x900, 10 s default timeout) and page; when the test
   fails, a screenshot is saved to artifacts/screenshots/<test name>-failure.png. Requests off loopback
-  never leave the browser: they are aborted and listed in `page.blocked_requests`.
+  never leave the browser: they are aborted and listed in `page.blocked_requests`. The test fails (at
+  teardown, listing them) on any console error, uncaught page error, failed or blocked request, or
+  response >= 500; a 4xx it provokes on purpose (a 422 form re-render) is no failure.
 - `tests.browser.screenshot(page, name)` saves artifacts/screenshots/<name>.png (full page) and returns
   its path, for review artifacts.
 """
@@ -107,6 +109,41 @@ def _guard(route, blocked: list[str]) -> None:
     route.abort("blockedbyclient")
 
 
+# Chromium reports every response >= 400 on the console, and htmx every one it does not swap; the
+# statuses are judged from the responses themselves (a 422 a test provokes is fine, a 5xx is not)
+NETWORK_REPORT = re.compile(r"^Failed to load resource: |^Response Status Error Code (\d{3}) from ")
+
+
+def watch(page) -> list[str]:
+    """Collect what goes wrong on `page`: console errors, uncaught exceptions, failed requests, 5xx answers."""
+    problems: list[str] = []
+
+    def console(message) -> None:
+        if message.type != "error":
+            return
+        report = NETWORK_REPORT.match(message.text)
+        if report and (report.group(1) is None or int(report.group(1)) < 500):
+            return  # `requestfailed` and `response` below name the request itself
+        where = message.location.get("url") or page.url
+        problems.append(f"console error: {message.text} (at {where})")
+
+    def response(answer) -> None:
+        if answer.status >= 500:
+            problems.append(f"server error: {answer.status} for {answer.request.method} {answer.url}")
+
+    def request_failed(request) -> None:
+        if off_loopback(request.url):
+            problems.append(f"blocked (not loopback): {request.method} {request.url}")
+        else:
+            problems.append(f"request failed: {request.method} {request.url} ({request.failure})")
+
+    page.on("console", console)
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("response", response)
+    page.on("requestfailed", request_failed)
+    return problems
+
+
 # -- the browser -----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
@@ -133,7 +170,8 @@ def browser():
 
 @pytest.fixture
 def page(browser, request):
-    """A new context and page per test; a screenshot of the page is saved when the test fails."""
+    """A new context and page per test; the test fails on a JavaScript error, a failed request or a 5xx, and a
+    screenshot of the page is saved when it fails."""
     context = browser.new_context(viewport=VIEWPORT)
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     blocked: list[str] = []
@@ -142,14 +180,17 @@ def page(browser, request):
     context.route(OFF_LOOPBACK, lambda route: _guard(route, blocked))
     page = context.new_page()
     page.blocked_requests = blocked  # what the page asked for off loopback, aborted; tests may assert on it
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.on("console", lambda msg: msg.type == "error" and problems.append(f"console error: {msg.text}"))
+    problems = watch(page)
     try:
         yield page
     finally:
+        try:
+            page.evaluate("0")  # a round trip to the driver delivers the events still on their way
+        except Exception:  # noqa: BLE001 - a closed or crashed page has nothing more to say
+            pass
         call = request.node.stash.get(_REPORTS, {}).get("call")
-        if call is not None and call.failed:
+        failed = call is not None and call.failed
+        if failed or (call is not None and problems):
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             path = SCREENSHOTS / f"{artifact_name(request.node.name)}-failure.png"
             try:
@@ -157,11 +198,13 @@ def page(browser, request):
                 print(f"failure screenshot: {path} (page {page.url})")
             except Exception as exc:  # noqa: BLE001 - the test's own failure is what matters
                 print(f"failure screenshot not saved: {exc}")
+        if failed:
             for line in problems:
                 print(line)
-            for url in blocked:
-                print(f"blocked (not loopback): {url}")
         context.close()
+    if problems and call is not None and not failed:
+        pytest.fail(f"the page had {len(problems)} problem(s) while the test ran:\n  " + "\n  ".join(problems),
+                    pytrace=False)
 
 
 # -- the web app -----------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from planner.plans import apply_plan
 from tests.browser import screenshot
 from tests.integration.unleash import admin_client, unique, unleash_env
 from tests.plans import DEMO
-from web.services.sync import sync_plan
+from services.sync import sync_plan
 
 
 def sign_in(page: Page, base: str, user: str) -> None:

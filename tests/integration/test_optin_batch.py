@@ -14,10 +14,11 @@ from sqlmodel import select
 from planner.db import session_scope
 from planner.model import Plan
 from planner.optin import JoinResult, OptInRefused
-from planner.optin_batch import JoinRequest, NoSuchPlan, join, join_batch
+from planner.errors import PlanNotFound
+from planner.optin_batch import JoinRequest, join, join_batch
 from planner.tables import MembershipRow, PlanRow
 from tests.integration.test_optin import setup, small_pilot, users
-from web.services.join_queue import JoinQueue
+from services.join_queue import JoinQueue
 
 
 def outcome_of(result) -> tuple:
@@ -65,7 +66,7 @@ def test_a_batch_answers_each_request_as_if_it_came_alone(each_database_url):
         ("OptInRefused", "accept the current usage guidelines (version 1) to join"),
         ("waiting", 2, True), ("waiting", 1, False), ("member", None, False),
         ("OptInRefused", "'hr' is not open for opt-in (no scheduled or active phase admits it)"),
-        ("NoSuchPlan", "no plan 'no-such-plan'"),
+        ("PlanNotFound", "no plan 'no-such-plan'"),
     ]
     assert users(url, plan) == (["early", "a"], ["b", "c"])
     # the positions it answered are the ones the waitlist has, and a later batch queues behind them
@@ -142,7 +143,7 @@ def test_two_writers_on_one_database_never_overfill(each_database_url):
 def test_a_batch_that_fails_as_a_whole_is_retried_one_by_one(database_url, monkeypatch):
     plan = small_pilot(1)
     setup(database_url, plan)
-    import web.services.join_queue as module
+    import services.join_queue as module
 
     def broken(session, requests):
         raise RuntimeError("the database went away for a moment")
@@ -166,7 +167,7 @@ def test_an_archived_plan_takes_no_joins(database_url):
         session.exec(update(PlanRow).where(PlanRow.key == plan.key).values(archived=True))
     joins = JoinQueue(database_url)
     future = joins.submit(JoinRequest(plan.key, "pilot", "late", 1))
-    assert isinstance(future.exception(timeout=30), NoSuchPlan)
+    assert isinstance(future.exception(timeout=30), PlanNotFound)
     joins.stop()
     with session_scope(database_url) as session:
         assert session.exec(select(func.count()).select_from(MembershipRow)).one() == 0

@@ -18,8 +18,8 @@ from planner.syncruns import acquire_lease, release_lease
 from tests.integration.test_sync import FailAfter
 from tests.integration.unleash import admin_client, client_payload, unique, wait_for_client_api
 from tests.plans import DEMO
-from web.services.membership_push import MembershipPusher, PushReport, dirty_plans, push_plan
-from web.services.sync import sync_plan
+from services.membership_push import MembershipPusher, PushReport, dirty_plans, push_plan
+from services.sync import sync_plan
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +60,7 @@ def test_opt_ins_are_coalesced_into_few_writes_and_reach_the_client_api(database
         assert dirty_plans(database_url) == [plan.key]
         push_plan(database_url, plan.key, admin, ResourceLimits(), report)
         # the first member: the cohort's segment and its strategies, without reading all of Unleash
-        assert report.full_syncs == 0 and report.segment_writes == 1
+        assert report.segment_writes == 1
         assert dirty_plans(database_url) == []
         for i in range(2, 42):
             opt_in(database_url, plan, f"p-{i}")
@@ -106,7 +106,7 @@ def test_unleash_down_loses_no_opt_in(database_url, plan, env):
     wait_for_client_api(env, lambda _fs: pilot_users(env, plan) == {"d-1", "d-2"})
 
 
-def test_a_cohort_that_needs_one_more_segment_gets_it_without_a_full_sync(database_url, plan, env):
+def test_a_cohort_that_needs_a_segment_more_or_less_gets_it_with_its_strategies_alone(database_url, plan, env):
     small = ResourceLimits(constraint_values=10)  # ten users a segment, to cross the line quickly
     with admin_client(env) as admin:
         report = PushReport()
@@ -115,17 +115,24 @@ def test_a_cohort_that_needs_one_more_segment_gets_it_without_a_full_sync(databa
         for i in range(1, 25):
             opt_in(database_url, plan, f"g-{i:02d}")
         push_plan(database_url, plan.key, admin, small, report)
-        assert report.full_syncs == 0 and report.segment_writes == 4  # the first part, two more, the first updated
+        assert report.segment_writes == 4  # the first part, two more, the first updated
         wait_for_client_api(env, lambda _fs: pilot_users(env, plan) == {f"g-{i:02d}" for i in range(25)})
         strategies = admin.list_strategies("default", plan.flag_name("wiki"), "development")
         assert sorted(s["title"] for s in strategies if ":pilot:" in (s["title"] or "")) == [
             f"rp:{plan.key}:pilot:{n}" for n in (1, 2, 3)]
-        # members leave: one segment less takes the full sync, which removes the part and its strategies
+        # members leave: one segment less, and its strategies: the same scoped run, no full sync of the plan
         with session_scope(database_url) as session:
             for i in range(10, 25):
                 leave(session=session, plan_key=plan.key, cohort_key="pilot", user=f"g-{i:02d}")
+        writes = report.segment_writes, report.other_writes
+        flags = [plan.flag_name(f.key) for f in plan.features
+                 if any(":pilot:" in (s["title"] or "") for s in admin.list_strategies("default", plan.flag_name(f.key),
+                                                                                       "development"))]
         push_plan(database_url, plan.key, admin, small, report)
-        assert report.full_syncs == 1
+        assert report.segment_writes - writes[0] == 2  # parts 2 and 3 deleted; part 1 keeps its ten members
+        assert report.other_writes - writes[1] == 2 * len(flags) > 0  # their strategies on each flag
+        strategies = admin.list_strategies("default", plan.flag_name("wiki"), "development")
+        assert sorted(s["title"] for s in strategies if ":pilot:" in (s["title"] or "")) == [f"rp:{plan.key}:pilot:1"]
         wait_for_client_api(env, lambda _fs: pilot_users(env, plan) == {f"g-{i:02d}" for i in range(10)})
 
 
@@ -139,7 +146,7 @@ def test_a_push_round_waits_for_a_sync_that_holds_the_plan(database_url, plan, e
     with admin_client(env) as admin:
         report, writes = PushReport(), admin.writes
         push_plan(database_url, plan.key, admin, ResourceLimits(), report)
-        assert admin.writes == writes and report.segment_writes == 0 and report.full_syncs == 0
+        assert admin.writes == writes and report.segment_writes == 0 and report.other_writes == 0
         assert dirty_plans(database_url) == [plan.key]
         with session_scope(database_url) as session:
             release_lease(session, row.id, owner)

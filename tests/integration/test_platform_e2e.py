@@ -18,8 +18,8 @@ from planner.planfile import dump_plan, load_plan
 from planner.plans import apply_plan
 from tests.integration.unleash import admin_client, unique, unleash_env
 from tests.plans import DEMO, ROOT
-from web.services.membership_push import MembershipPusher
-from web.services.sync import sync_plan
+from services.membership_push import MembershipPusher
+from services.sync import sync_plan
 
 pytestmark = pytest.mark.integration
 REFRESH = 1

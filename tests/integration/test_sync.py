@@ -16,7 +16,7 @@ from planner.plans import apply_plan
 from planner.store import plan_row
 from planner.syncruns import SyncBusy, acquire_lease, release_lease, runs, start_run
 from tests.integration.unleash import unique
-from web.services.sync import sync_plan
+from services.sync import sync_plan
 
 pytestmark = pytest.mark.integration
 
@@ -179,8 +179,8 @@ def test_unleash_going_down_mid_sync_loses_nothing_and_the_next_sync_converges(d
     assert done["created"] + done["updated"] == 17 - 7  # what the failed run did is not redone
     assert sync(database_url, plan, admin)["writes"] == 0
     with session_scope(database_url) as session:
-        outcomes = [r.outcome for r in runs(session, plan_row(session, plan.key).id)]
-    assert outcomes == ["ok", "ok", "failed"]
+        states = [r.state for r in runs(session, plan_row(session, plan.key).id)]
+    assert states == ["done", "done", "failed"]
 
 
 def test_a_second_sync_while_one_runs_is_refused_and_a_dead_ones_lease_expires(each_database_url, plan, admin):
@@ -201,7 +201,7 @@ def test_a_second_sync_while_one_runs_is_refused_and_a_dead_ones_lease_expires(e
         row.sync_lease_until = utcnow() - timedelta(seconds=1)  # the holder died; its lease ran out
     assert sync(database_url, plan, admin)["writes"] > 0
     with session_scope(database_url) as session:
-        assert [r.outcome for r in runs(session, plan_row(session, plan.key).id)] == ["ok", "interrupted"]
+        assert [r.state for r in runs(session, plan_row(session, plan.key).id)] == ["done", "abandoned"]
 
 
 def test_features_added_to_the_plan_appear_as_new_flags(database_url, plan, admin):

@@ -14,7 +14,7 @@ from planner.planfile import load_plan
 from planner.plans import apply_plan
 from planner.preview import user_access
 from tests.integration.unleash import admin_client, sdk_client, unique, unleash_env, wait_for_client_api
-from web.services.sync import sync_plan
+from services.sync import sync_plan
 
 pytestmark = pytest.mark.integration
 

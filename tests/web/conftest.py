@@ -11,13 +11,13 @@ from planner.db import session_scope
 from planner.plans import apply_plan
 from tests.plans import demo_plan
 from web.app import create_app
-from web.settings import WebSettings
+from services.settings import Settings
 
 
 @pytest.fixture
 def app(database_url):
-    return create_app(web_settings=WebSettings(dev_login=True, session_secret="test-secret-" + "x" * 20),
-                      database_url=database_url)
+    return create_app(settings=Settings(dev_login=True, session_secret="test-secret-" + "x" * 20,
+                                        database_url=database_url))
 
 
 @pytest.fixture

@@ -7,9 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from flags.settings import UnleashSettings
 from planner import migrate
-from web.deps import database_url
 
 router = APIRouter(tags=["health"])
 
@@ -17,14 +15,11 @@ router = APIRouter(tags=["health"])
 @router.get("/health")
 def health(request: Request) -> dict[str, Any]:
     try:
-        revision, db_error = migrate.current(database_url(request)), None
+        revision, db_error = migrate.current(request.app.state.settings.database_url), None
     except Exception as exc:  # noqa: BLE001 - health reports, it does not raise
         revision, db_error = None, type(exc).__name__
-    unleash_ok = False
-    settings = UnleashSettings()
-    if settings.admin_token.get_secret_value():
-        with settings.admin() as admin:
-            unleash_ok = admin.health()
+    admin = request.app.state.admin
+    unleash_ok = admin is not None and admin.health()
     result = {"status": "ok" if revision and unleash_ok else "degraded", "process": os.getpid(),
               "database_revision": revision,
               "database_error": db_error, "unleash": "up" if unleash_ok else "unreachable or not configured"}
@@ -32,7 +27,7 @@ def health(request: Request) -> dict[str, Any]:
     pusher = getattr(request.app.state, "pusher", None)
     if pusher is not None:
         result["opt_in_push"] = {"plans_pushed": pusher.report.plans, "segment_writes": pusher.report.segment_writes,
-                                 "full_syncs": pusher.report.full_syncs, "admin_writes": pusher.admin.writes}
+                                 "other_writes": pusher.report.other_writes, "admin_writes": pusher.admin.writes}
     joins = request.app.state.join_queue
     result["opt_in_writes"] = {"joins": joins.joins, "batches": joins.batches, "retried_one_by_one": joins.retried}
     reader = getattr(request.app.state, "reader", None)

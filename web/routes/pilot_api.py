@@ -9,10 +9,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from planner.membership import User
-from planner.optin import OptInRefused
+from services import optin
 from web.auth import Identity, Someone, verify_csrf
-from web.deps import database_url
-from web.services.pilot import NoSuchPlan, join_cohort, leave_cohort, my_features, pilot_offers
+from web.deps import DatabaseDep, JoinQueueDep
 
 router = APIRouter(prefix="/api/pilot", tags=["pilot API"], dependencies=[Depends(verify_csrf)])
 
@@ -68,45 +67,38 @@ def acting_user(me: Identity, user: str | None) -> str:
 
 
 @router.get("/offers", response_model=list[Offer])
-def offers(request: Request, me: Someone, user: str | None = None):
+def offers(me: Someone, database_url: DatabaseDep, user: str | None = None):
     """Open opt-in cohorts, what they offer, and this user's place in them."""
     who = acting_user(me, user)
     return [Offer(plan=o.offer.plan.key, cohort=o.offer.cohort_key, name=o.name, features=o.offer.features,
                   capacity=o.capacity, seats_left=o.seats_left, guidelines_version=o.offer.plan.guidelines.version,
                   status=o.my_status or "none", position=o.my_position, needs_reacceptance=o.needs_reacceptance)
-            for o in pilot_offers(database_url(request), who)]
+            for o in optin.pilot_offers(database_url=database_url, user=who)]
 
 
 @router.post("/{plan}/{cohort}/join", response_model=Membership)
-async def api_join(plan: str, cohort: str, body: JoinRequest, request: Request, me: Someone):
+async def api_join(plan: str, cohort: str, body: JoinRequest, me: Someone, writer: JoinQueueDep):
     """Join an open opt-in cohort (or its waitlist when full), accepting the current guidelines."""
     who = acting_user(me, body.user)
-    try:
-        result = await join_cohort(request, plan_key=plan, cohort=cohort, user=who,
-                                   accepted_version=body.accept_guidelines_version)
-    except NoSuchPlan as exc:
-        raise HTTPException(404, str(exc)) from None
-    except OptInRefused as exc:
-        raise HTTPException(422, str(exc)) from None
+    result = await optin.join_cohort(writer=writer, plan_key=plan, cohort=cohort, user=who,
+                                     accepted_version=body.accept_guidelines_version)
     return Membership(plan=plan, cohort=cohort, status=result.status, position=result.position)
 
 
 @router.post("/{plan}/{cohort}/leave", response_model=Membership)
-def api_leave(plan: str, cohort: str, body: ActFor, request: Request, me: Someone):
+def api_leave(plan: str, cohort: str, body: ActFor, me: Someone, database_url: DatabaseDep):
     """Leave a cohort or its waitlist; the first user waiting moves up."""
     who = acting_user(me, body.user)
-    try:
-        leave_cohort(database_url(request), plan_key=plan, cohort=cohort, user=who)
-    except OptInRefused as exc:
-        raise HTTPException(404, str(exc)) from None
+    optin.leave_cohort(database_url=database_url, plan_key=plan, cohort=cohort, user=who)
     return Membership(plan=plan, cohort=cohort, status="none")
 
 
 @router.get("/features", response_model=list[FeatureOut])
-def api_features(request: Request, me: Someone, user: str | None = None):
+def api_features(request: Request, me: Someone, database_url: DatabaseDep, user: str | None = None):
     """This user's features now and coming, with the plan's reasons and the real Unleash's answer."""
     who = acting_user(me, user)
     properties = dict(me.properties) if who == me.user else {}
-    lines = my_features(database_url(request), User(who, properties), getattr(request.app.state, "reader", None))
+    lines = optin.my_features(database_url=database_url, user=User(who, properties),
+                              reader=getattr(request.app.state, "reader", None))
     return [FeatureOut(plan=line.plan, feature=line.feature, flag=line.flag, since=line.since, now=line.planned_now,
                        unleash=line.unleash, reasons=line.reasons) for line in lines]

@@ -5,28 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
-from planner import audit
-from planner.milestones import standing
-from planner.planfile import dump_plan, load_plan
-from planner.plans import apply_plan, list_plans
-from planner.store import plan_row, read_plan
-from planner.validation import PlanError, PlanInvalid, parse_plan
+from planner.errors import PlanError, PlanExists, PlanInvalid
+from services import plans
 from web.auth import Lead, verify_csrf
-from web.deps import db, stored_plan
-from web.rendering import render
+from web.deps import DatabaseDep
+from web.rendering import is_htmx, render
 
 router = APIRouter(tags=["plans"], dependencies=[Depends(verify_csrf)])
 
 
-def plans_context(request: Request, **extra):
+def plans_context(database_url: str, **extra):
     now = datetime.now(UTC)
-    with db(request) as session:
-        rows = list_plans(session=session)
-        plans = [(row, standing(read_plan(session, row), now=now)) for row in rows]
-    return {"plans": plans, "now": now, **extra}
+    return {"plans": plans.list_plans(database_url=database_url, now=now), "now": now, **extra}
 
 
 @router.get("/")
@@ -35,67 +28,50 @@ def home():
 
 
 @router.get("/plans")
-def plans_page(request: Request, _lead: Lead):
-    return render(request, "plans.html", plans_context(request), block="plans")
+def plans_page(request: Request, _lead: Lead, database_url: DatabaseDep):
+    return render(request, "plans.html", plans_context(database_url), block="plans")
 
 
 @router.post("/plans")
-def create_plan(request: Request, lead: Lead, key: Annotated[str, Form()] = "", title: Annotated[str, Form()] = ""):
-    key = key.strip()
+def create_plan(request: Request, lead: Lead, database_url: DatabaseDep, key: Annotated[str, Form()] = "",
+                title: Annotated[str, Form()] = ""):
     try:
-        plan = parse_plan({"plan": key, "title": title.strip()})
-    except PlanInvalid as exc:
-        return render(request, "plans.html", plans_context(request, create_errors=exc.errors, form={"key": key, "title": title}),
+        created = plans.create_plan(database_url=database_url, key=key, title=title, actor=lead.user)
+    except (PlanInvalid, PlanExists) as exc:
+        errors = exc.errors if isinstance(exc, PlanInvalid) else [PlanError("plan", str(exc))]
+        return render(request, "plans.html", plans_context(database_url, create_errors=errors,
+                                                           form={"key": key, "title": title}),
                       block="create", status=422)
-    with db(request) as session:
-        if plan_row(session, key) is not None:
-            return render(request, "plans.html", plans_context(
-                request, create_errors=[PlanError("plan", f"a plan '{key}' exists already")],
-                form={"key": key, "title": title}), block="create", status=422)
-        apply_plan(session=session, plan=plan, actor=lead.user)
-    return _redirect(request, f"/plans/{key}")
+    return _redirect(request, f"/plans/{created.plan}")
 
 
 def _redirect(request: Request, url: str):
-    """After a successful form post: htmx follows HX-Location, a plain browser a 303."""
-    if request.headers.get("HX-Request") == "true":
-        return Response(status_code=204, headers={"HX-Location": url})
+    """After a successful form post: htmx loads the new page whole (HX-Redirect), a plain browser a 303."""
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": url})
     return RedirectResponse(url, status_code=303)
 
 
 @router.post("/plans/import")
-async def import_plan(request: Request, lead: Lead, file: UploadFile):
+async def import_plan(request: Request, lead: Lead, database_url: DatabaseDep, file: UploadFile):
     raw = await file.read()
     try:
-        plan = load_plan(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        errors = [PlanError("(file)", "is not UTF-8 text; save the plan file as UTF-8")]
+        result = plans.apply_plan_text(database_url=database_url, text=raw, actor=lead.user)
     except PlanInvalid as exc:
-        errors = exc.errors
-    else:
-        with db(request) as session:
-            result = apply_plan(session=session, plan=plan, actor=lead.user)
-        return _redirect(request, f"/plans/{result.plan}")
-    return render(request, "plans.html", plans_context(request, import_errors=errors, filename=file.filename),
-                  block="import", status=422)
+        return render(request, "plans.html", plans_context(database_url, import_errors=exc.errors,
+                                                           filename=file.filename),
+                      block="import", status=422)
+    return _redirect(request, f"/plans/{result.plan}")
 
 
 @router.get("/plans/{key}/export.yaml")
-def export_plan(key: str, request: Request, _lead: Lead):
-    text = dump_plan(stored_plan(request, key))
+def export_plan(key: str, _lead: Lead, database_url: DatabaseDep):
+    text = plans.export_plan(database_url=database_url, key=key)
     return Response(text, media_type="application/yaml",
                     headers={"Content-Disposition": f'attachment; filename="{key}.yaml"'})
 
 
 @router.post("/plans/{key}/archive")
-def archive_plan(key: str, request: Request, lead: Lead):
-    with db(request) as session:
-        row = plan_row(session, key)
-        if row is None:
-            raise HTTPException(404, f"no plan '{key}'")
-        row.archived = True
-        session.add(row)
-        audit.record(session, action="plan.archive", actor=lead.user, plan_id=row.id, summary="archived the plan")
+def archive_plan(key: str, request: Request, lead: Lead, database_url: DatabaseDep):
+    plans.archive_plan(database_url=database_url, key=key, actor=lead.user)
     return _redirect(request, "/plans")
-
-

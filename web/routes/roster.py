@@ -6,51 +6,41 @@ import csv
 import io
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
-from planner.optin import OptInRefused, roster
-from web.services.pilot import leave_cohort
-from planner.store import load_plan
+from services import optin
 from web.auth import Lead, verify_csrf
-from web.deps import database_url, db
+from web.deps import DatabaseDep
 from web.rendering import render
 
 router = APIRouter(prefix="/plans/{key}/cohorts/{cohort}", tags=["roster"], dependencies=[Depends(verify_csrf)])
 
 
-def _roster(request: Request, key: str, cohort: str):
-    with db(request) as session:
-        plan = load_plan(session, key)
-        try:
-            members, waiting = roster(session, plan_key=key, cohort_key=cohort)
-        except OptInRefused as exc:
-            raise HTTPException(404, str(exc)) from None
-    return plan, members, waiting
-
-
 @router.get("/members")
-def members_page(key: str, cohort: str, request: Request, _lead: Lead, message: str | None = None):
-    plan, members, waiting = _roster(request, key, cohort)
-    return render(request, "roster.html", {"plan": plan, "cohort": plan.cohort(cohort), "members": members,
-                                           "waiting": waiting, "message": message}, block="roster")
+def members_page(key: str, cohort: str, request: Request, _lead: Lead, database_url: DatabaseDep,
+                 message: str | None = None):
+    found = optin.roster(database_url=database_url, plan_key=key, cohort=cohort)
+    return render(request, "roster.html", {"plan": found.plan, "cohort": found.cohort, "members": found.members,
+                                           "waiting": found.waiting, "message": message}, block="roster")
 
 
 @router.post("/members/remove")
-def remove_member(key: str, cohort: str, request: Request, lead: Lead, user: Annotated[str, Form()]):
-    result = leave_cohort(database_url(request), plan_key=key, cohort=cohort, user=user, actor=lead.user)
+def remove_member(key: str, cohort: str, request: Request, lead: Lead, database_url: DatabaseDep,
+                  user: Annotated[str, Form()]):
+    result = optin.leave_cohort(database_url=database_url, plan_key=key, cohort=cohort, user=user, actor=lead.user)
     message = (f"Removed {user}." + (f" {result.promoted} moved up from the waitlist." if result.promoted else "")
                if result.left else f"{user} was not in the cohort.")
-    return members_page(key, cohort, request, lead, message=message)
+    return members_page(key, cohort, request, lead, database_url, message=message)
 
 
 @router.get("/members.csv")
-def members_csv(key: str, cohort: str, request: Request, _lead: Lead):
-    _plan, members, waiting = _roster(request, key, cohort)
+def members_csv(key: str, cohort: str, _lead: Lead, database_url: DatabaseDep):
+    found = optin.roster(database_url=database_url, plan_key=key, cohort=cohort)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["user_id", "status", "requested_at", "joined_at", "guidelines_version", "accepted_at"])
-    for row in members + waiting:
+    for row in found.members + found.waiting:
         writer.writerow([row.user_id, row.status, row.requested_at.isoformat(),
                          row.joined_at.isoformat() if row.joined_at else "", row.guidelines_version,
                          row.accepted_at.isoformat()])

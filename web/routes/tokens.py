@@ -4,50 +4,45 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
-from planner.tokens import TokenMissing, TokenRefused, create_token, list_tokens, revoke_token
+from planner.errors import TokenRefused
+from services import tokens
 from web.auth import Lead, Platform, verify_csrf
-from web.deps import db
+from web.deps import DatabaseDep
 from web.rendering import is_htmx, render
 
 router = APIRouter(dependencies=[Depends(verify_csrf)])
 
 
-def _page(request: Request, *, status: int = 200, **extra):
-    with db(request) as session:
-        tokens = list_tokens(session=session)
-    return render(request, "tokens.html", {"tokens": tokens, **extra}, block="tokens", status=status)
+def _page(request: Request, database_url: str, *, status: int = 200, **extra):
+    rows = tokens.list_tokens(database_url=database_url)
+    return render(request, "tokens.html", {"tokens": rows, **extra}, block="tokens", status=status)
 
 
 @router.get("/tokens", tags=["tokens"])
-def tokens_page(request: Request, _lead: Lead):
-    return _page(request)
+def tokens_page(request: Request, _lead: Lead, database_url: DatabaseDep):
+    return _page(request, database_url)
 
 
 @router.post("/tokens", tags=["tokens"])
-def create(request: Request, lead: Lead, name: Annotated[str, Form()] = ""):
+def create(request: Request, lead: Lead, database_url: DatabaseDep, name: Annotated[str, Form()] = ""):
     try:
-        with db(request) as session:
-            row, token = create_token(session=session, name=name, actor=lead.user)
+        row, token = tokens.create_token(database_url=database_url, name=name, actor=lead.user)
     except TokenRefused as exc:
-        return _page(request, status=422, errors={exc.field: exc.message}, form={"name": name})
-    response = _page(request, created=row, token=token)
+        return _page(request, database_url, status=422, errors={exc.field: exc.message}, form={"name": name})
+    response = _page(request, database_url, created=row, token=token)
     response.headers["Cache-Control"] = "no-store"  # the one response that carries the token: keep no copy
     return response
 
 
 @router.post("/tokens/{name}/revoke", tags=["tokens"])
-def revoke(name: str, request: Request, lead: Lead):
-    try:
-        with db(request) as session:
-            revoke_token(session=session, name=name, actor=lead.user)
-    except TokenMissing:
-        raise HTTPException(404, f"no token '{name}'") from None
+def revoke(name: str, request: Request, lead: Lead, database_url: DatabaseDep):
+    tokens.revoke_token(database_url=database_url, name=name, actor=lead.user)
     if is_htmx(request):
-        return _page(request, revoked=name)
+        return _page(request, database_url, revoked=name)
     return RedirectResponse("/tokens", status_code=303)
 
 

@@ -1,35 +1,63 @@
-"""The pilot page's data and actions, shared by the HTML pages and the JSON API."""
+"""Opt-in: the pilots open to a user, joining (through the process's opt-in writer), leaving, accepting the
+guidelines, the lead's roster, and what a user has now and what is coming."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from fastapi import Request
 from sqlalchemy import func
 from sqlmodel import select
 
 from planner.db import session_scope
 from planner.membership import User
-from planner.optin import (JoinResult, LeaveResult, Offer, effective_members, leave, memberships, open_offers,
-                           waiting_position)
-from planner.optin_batch import JoinRequest, NoSuchPlan  # noqa: F401 - NoSuchPlan: the routes catch it from here
+from planner.errors import PlanNotFound
+from planner.features import FeatureLine, user_features
+from planner.optin import (JoinResult, LeaveResult, Offer, accept_guidelines as accept, effective_members, leave,
+                           memberships, open_offers, roster as cohort_roster, waiting_position)
+from planner.optin_batch import JoinRequest
 from planner.plans import list_plans
-from planner.store import read_plan_cached
+from planner.store import plan_row, read_plan_cached
 from planner.tables import CohortRow, MembershipRow
-from web.services.features import FeatureLine, user_features
-from web.services.join_queue import JoinQueue
+from services.join_queue import JoinQueue
 
 
-async def join_cohort(request: Request, *, plan_key: str, cohort: str, user: str,
+async def join_cohort(*, writer: JoinQueue, plan_key: str, cohort: str, user: str,
                       accepted_version: int | None) -> JoinResult:
-    """Join (or join the waitlist); raises NoSuchPlan or OptInRefused. Every join, from the page or the API,
-    goes through the process's opt-in writer (see join_queue)."""
-    writer: JoinQueue = request.app.state.join_queue
+    """Join (or join the waitlist); raises PlanNotFound, CohortNotFound or OptInRefused. Every join, from the
+    page or the API, goes through the process's opt-in writer (see join_queue)."""
     return await writer.join(JoinRequest(plan_key, cohort, user, accepted_version))
 
 
-def leave_cohort(database_url: str, *, plan_key: str, cohort: str, user: str, actor: str | None = None) -> LeaveResult:
+def accept_guidelines(*, database_url: str, plan_key: str, user: str, version: int) -> int:
+    """Record that `user` accepted guidelines `version` in every cohort of the plan; OptInRefused for an old one."""
+    with session_scope(database_url) as session:
+        row = plan_row(session, plan_key)
+        if row is None or row.archived:
+            raise PlanNotFound(plan_key)
+        return accept(session=session, plan=read_plan_cached(session, row), user=user, version=version)
+
+
+@dataclass
+class Roster:
+    plan: object
+    cohort: object
+    members: list[MembershipRow]
+    waiting: list[MembershipRow]
+
+
+def roster(*, database_url: str, plan_key: str, cohort: str) -> Roster:
+    """Members (in join order) and the waitlist (in FIFO order) of one cohort, for its lead."""
+    with session_scope(database_url) as session:
+        row = plan_row(session, plan_key)
+        if row is None or row.archived:
+            raise PlanNotFound(plan_key)
+        plan = read_plan_cached(session, row)
+        members, waiting = cohort_roster(session, plan_key=plan_key, cohort_key=cohort)
+    return Roster(plan, plan.cohort(cohort), members, waiting)
+
+
+def leave_cohort(*, database_url: str, plan_key: str, cohort: str, user: str, actor: str | None = None) -> LeaveResult:
     with session_scope(database_url, serial=True) as session:
         return leave(session=session, plan_key=plan_key, cohort_key=cohort, user=user, actor=actor)
 
@@ -55,7 +83,7 @@ class OfferView:
         return self.my_status is not None and self.my_version != self.offer.plan.guidelines.version
 
 
-def pilot_offers(database_url: str, user: str) -> list[OfferView]:
+def pilot_offers(*, database_url: str, user: str) -> list[OfferView]:
     views = []
     with session_scope(database_url) as session:
         mine = {(p, c): m for p, c, m in memberships(session, user=user)}
@@ -76,7 +104,7 @@ def pilot_offers(database_url: str, user: str) -> list[OfferView]:
     return views
 
 
-def my_features(database_url: str, user: User, reader=None) -> list[FeatureLine]:
+def my_features(*, database_url: str, user: User, reader=None) -> list[FeatureLine]:
     """The user's features in every plan, now and coming, each checked against the real Unleash when a
     reader for the plan's environment is running."""
     now = datetime.now(UTC)

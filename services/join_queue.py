@@ -20,8 +20,9 @@ import threading
 from concurrent.futures import Future
 
 from planner.db import session_scope
-from planner.optin import JoinResult, OptInRefused
-from planner.optin_batch import JoinRequest, NoSuchPlan, Outcome, join, join_batch
+from planner.errors import PlannerError
+from planner.optin import JoinResult
+from planner.optin_batch import JoinRequest, Outcome, join, join_batch
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class JoinQueue:
         self.batches = self.joins = self.retried = 0  # for /health and the benchmark
 
     def submit(self, request: JoinRequest) -> Future:
-        """The join's future: a JoinResult, or OptInRefused / NoSuchPlan (or a database error)."""
+        """The join's future: a JoinResult, or OptInRefused / PlanNotFound / CohortNotFound (or a database error)."""
         self._ensure_running()
         future: Future = Future()
         self._queue.put((request, future))
@@ -104,7 +105,7 @@ class JoinQueue:
             with session_scope(self.database_url, serial=True) as session:
                 return join(session=session, plan_key=request.plan_key, cohort_key=request.cohort_key,
                             user=request.user, accepted_version=request.accepted_version)
-        except (OptInRefused, NoSuchPlan) as exc:
+        except PlannerError as exc:
             return exc
         except Exception as exc:  # noqa: BLE001 - this request's own failure, answered to it alone
             log.exception("an opt-in of %s to %s/%s failed", request.user, request.plan_key, request.cohort_key)

@@ -1,30 +1,28 @@
-"""Opt-in changes reach Unleash in seconds, coalesced: a background loop pushes each changed cohort's
-segments (one write per changed segment, however many people joined meanwhile), adds a segment and its
-strategies when a cohort needs one more (its first member too), and runs the full sync of the plan when
-a cohort needs one less or an earlier round stopped half-way."""
+"""Opt-in changes reach Unleash in seconds, coalesced: a background loop runs, for each plan with changed
+opt-in cohorts, the reconciler scoped to those cohorts (flags.reconcile.prepare_scoped, then the same
+execute() as a sync, in the same order). A join or leave is one write per changed segment, however many
+people joined meanwhile; a cohort that needs a segment more or less gets its strategies with it."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections import Counter
 from datetime import timedelta
 from dataclasses import dataclass
 
 from sqlalchemy import and_
 from sqlmodel import select
 
-from flags.desired import desired_state, is_owned_name
-from flags.limits import ResourceLimits
-from flags.diff import segment_fingerprint
 from flags.errors import UnleashError
+from flags.limits import ResourceLimits
+from flags.reconcile import execute, prepare_scoped
 from planner.db import session_scope
 from planner.optin import effective_members, mark_pushed
 from planner.store import read_plan_cached
-from planner.syncruns import PUSH_LEASE, SyncBusy, acquire_lease, has_synced, release_lease
+from planner.errors import SyncBusy
+from planner.syncruns import PUSH_LEASE, acquire_lease, has_synced, previous_fingerprints, release_lease
 from planner.tables import CohortRow, PlanRow, utcnow
-from web.services.sync import sync_plan
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +31,7 @@ log = logging.getLogger(__name__)
 class PushReport:
     plans: int = 0
     segment_writes: int = 0
-    full_syncs: int = 0
+    other_writes: int = 0  # strategies and switches, where a cohort got a segment more or less
 
 
 def dirty_plans(database_url: str) -> list[str]:
@@ -51,7 +49,7 @@ def push_plan(database_url: str, plan_key: str, admin, limits: ResourceLimits, r
 
     With `cooldown`, the round keeps the lease until that many seconds after it began. Pushers of several
     server processes then take turns instead of each pushing once per interval: opt-ins are coalesced
-    as much as with one process (a lead's sync waits for that moment, see sync_plan).
+    as much as with one process (a lead's sync waits for that moment, see services.sync).
     False when the plan was left for later: never synced yet, or another sync or push holds it."""
     began = utcnow()
     with session_scope(database_url, serial=True) as session:
@@ -66,10 +64,16 @@ def push_plan(database_url: str, plan_key: str, admin, limits: ResourceLimits, r
         members, versions = effective_members(session, plan)
         dirty = {c.key for c in session.exec(select(CohortRow).where(
             CohortRow.plan_id == row.id, CohortRow.membership_version > CohortRow.pushed_version))}
+        previous = previous_fingerprints(session, row.id)
         plan_id = row.id
     pushed = False
     try:
-        pushed = _push_segments(plan, members, dirty, admin, limits, report)
+        sync = prepare_scoped(plan, admin=admin, members=members, cohorts=dirty, limits=limits, previous=previous)
+        run = admin.counting()
+        execute(sync, admin=run)
+        report.segment_writes += sum(c.kind == "segment" for c in sync.diff.changes)
+        report.other_writes += sum(c.kind != "segment" for c in sync.diff.changes)
+        pushed = True
     finally:
         with session_scope(database_url, serial=True) as session:
             rest = began + timedelta(seconds=cooldown)
@@ -77,52 +81,6 @@ def push_plan(database_url: str, plan_key: str, admin, limits: ResourceLimits, r
             release_lease(session, plan_id, lease, keep_until=rest if keep else None)
             if pushed:
                 mark_pushed(session, versions)
-    if pushed:
-        return True
-    # a segment less (or a half-done round): strategies go too, which the full, level-triggered sync does
-    try:
-        outcome = sync_plan(database_url=database_url, plan_key=plan_key, admin=admin, actor="opt-in")
-    except SyncBusy:
-        return False  # a lead's sync started meanwhile; it takes the members along
-    report.full_syncs += 1
-    if outcome.outcome != "ok":
-        log.warning("opt-in changes of plan %s not pushed yet: %s", plan_key, outcome.error)
-    return True
-
-
-def _push_segments(plan, members: dict[str, list[str]], dirty: set[str], admin, limits: ResourceLimits,
-                   report: PushReport) -> bool:
-    """Write the dirty cohorts' segments (adding one, with its strategies, where a cohort needs one more).
-    False, with nothing written, when only the full sync can do it."""
-    desired = desired_state(plan, members=members, limits=limits)
-    actual = {s["name"]: s for s in admin.list_segments() if is_owned_name(plan.key, s.get("name"))}
-    wanted = {name: spec for name, spec in desired.segments.items() if name.split(":")[2] in dirty}
-    have = {name for name in actual if name.split(":")[2] in dirty}
-    uses = Counter(s.segment for s in desired.strategies.values() if s.segment)
-    # a segment used by fewer flags than planned: an earlier round stopped half-way; the full sync mends it
-    incomplete = any(actual[name].get("usedInFeatures", uses[name]) < uses[name] for name in have & set(wanted))
-    added, removed = set(wanted) - have, have - set(wanted)
-    if incomplete or removed:
-        return False
-    cohorts_with_segments = {name.split(":")[2] for name in have}
-    for name in sorted(added):
-        # one part more (or the first): its segment, and its strategy on each flag the cohort gets
-        segment_id = admin.create_segment(wanted[name].body(desired.project))["id"]
-        report.segment_writes += 1
-        for strategy in desired.strategies.values():
-            if strategy.segment == name:
-                admin.add_strategy(desired.project, strategy.flag, desired.environment, strategy.body({name: segment_id}))
-                if name.split(":")[2] not in cohorts_with_segments:
-                    # the cohort's first strategy on a flag may be the flag's first: switch it on (after the
-                    # strategy exists, or Unleash would add a 100 % default strategy of its own)
-                    admin.set_environment_enabled(desired.project, strategy.flag, desired.environment, True)
-    for name, spec in wanted.items():
-        if name in added:
-            continue
-        body = spec.body(desired.project)
-        if segment_fingerprint(actual[name]) != segment_fingerprint(body):
-            admin.update_segment(actual[name]["id"], body)
-            report.segment_writes += 1
     return True
 
 

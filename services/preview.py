@@ -1,0 +1,31 @@
+"""Preview: who sees which feature at an instant, and for one user what they get and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from planner.access import Reason, access
+from planner.membership import User
+from planner.model import Plan
+from planner.preview import UserGrant, user_access
+from services.plans import get_plan
+
+
+@dataclass(frozen=True)
+class Preview:
+    plan: Plan
+    at: datetime
+    grid: dict[tuple[str, str], Reason]  # (cohort, feature) -> why it has access
+    user: str | None = None
+    user_result: dict[str, list[UserGrant]] | None = None  # feature -> the cohorts that give it to the user
+
+
+def preview(*, database_url: str, key: str, at: datetime, user: str | None = None,
+            properties: dict[str, str] | None = None) -> Preview:
+    """The cohort × feature access of plan `key` at `at`; with `user`, also that user's features."""
+    plan = get_plan(database_url=database_url, key=key)
+    grid = access(plan, at=at)
+    if not user:
+        return Preview(plan, at, grid)
+    return Preview(plan, at, grid, user, user_access(plan, User(user, properties or {}), at=at))

@@ -1,0 +1,105 @@
+"""The planner's settings, read once at start-up from the environment (or a .env file) into one object.
+
+`PLANNER_*` variables configure the planner itself; `UNLEASH_*` how to reach Unleash, named as the SDKs
+name them. Unsafe values are refused with one line naming the setting.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsInvalid(ValueError):
+    """A setting that the planner refuses to start with; the message names it."""
+
+
+def _unleash(name: str):
+    return AliasChoices(f"UNLEASH_{name.upper()}", f"unleash_{name}")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PLANNER_", env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = "sqlite:///planner.db"
+
+    # Unleash: the API URL as the SDKs take it, an admin token for syncs, a backend token for runtime reads
+    unleash_url: str = Field("http://127.0.0.1:4242/api", validation_alias=_unleash("url"))
+    unleash_admin_token: SecretStr = Field(SecretStr(""), validation_alias=_unleash("admin_token"))
+    unleash_client_token: SecretStr = Field(SecretStr(""), validation_alias=_unleash("client_token"))
+    unleash_timeout: float = Field(10.0, validation_alias=_unleash("timeout"))
+
+    # the header the company's SSO proxy sets to the signed-in user's id, and the one with their groups
+    identity_header: str = "X-Forwarded-User"
+    groups_header: str = "X-Forwarded-Groups"
+    lead_group: str = "planner-leads"
+    # user attributes the proxy passes on, as {context property: header}, e.g. {"department": "X-User-Department"}
+    property_headers: dict[str, str] = {"department": "X-User-Department", "location": "X-User-Location"}
+    # only requests from these addresses may carry the identity header (the proxy in front of the planner)
+    trusted_proxies: list[str] = ["127.0.0.1/32", "::1/128"]
+    # a sign-in form for running the planner alone; never on behind a real SSO proxy
+    dev_login: bool = False
+    session_secret: SecretStr = SecretStr("")
+    secure_cookies: bool = False
+    # background work beside the app: the opt-in pusher, the flag reader, sync jobs (off in some tests)
+    background: bool = True
+    push_interval: float = 1.0  # seconds between pushes of opt-in changes to Unleash (coalescing window)
+    reader_refresh_interval: int = 1  # seconds between the reader's polls of Unleash
+    # a running sync renews its lease this often; a lease not renewed for `sync_lease_seconds` is a dead
+    # process's, and its job is marked abandoned
+    sync_heartbeat_seconds: float = 5.0
+    sync_lease_seconds: float = 30.0
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for net in value:
+            ipaddress.ip_network(net, strict=False)
+        return value
+
+    @field_validator("sync_lease_seconds")
+    @classmethod
+    def _lease(cls, value: float, info) -> float:
+        heartbeat = info.data.get("sync_heartbeat_seconds", 5.0)
+        if value < 2 * heartbeat:
+            raise ValueError(f"must be at least twice PLANNER_SYNC_HEARTBEAT_SECONDS ({heartbeat})")
+        return value
+
+    def for_web(self) -> Settings:
+        """These settings, checked for serving the web app: refuses what would make sessions unsafe."""
+        if self.session_secret.get_secret_value():
+            return self
+        if not self.dev_login:
+            raise SettingsInvalid("PLANNER_SESSION_SECRET must be set (a long random string) unless "
+                                  "PLANNER_DEV_LOGIN=true")
+        # development only: sessions last as long as the process
+        return self.model_copy(update={"session_secret": SecretStr(secrets.token_urlsafe(32))})
+
+    def is_trusted(self, host: str | None) -> bool:
+        if not host:
+            return False
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in ipaddress.ip_network(net, strict=False) for net in self.trusted_proxies)
+
+    @property
+    def environment(self) -> str:
+        """The Unleash environment the client token reads (`project:environment.secret`)."""
+        token = self.unleash_client_token.get_secret_value()
+        return token.split(":", 1)[-1].split(".", 1)[0] if token else ""
+
+    def admin(self):
+        """A new admin client (the caller closes it; the web app keeps one per process)."""
+        from flags.admin import UnleashAdmin
+        from planner.errors import NotConfigured
+
+        token = self.unleash_admin_token.get_secret_value()
+        if not token:
+            raise NotConfigured("UNLEASH_ADMIN_TOKEN is not set: create an admin token in Unleash (or run "
+                                "`make unleash`, which prints one) and export it")
+        return UnleashAdmin(self.unleash_url, token, timeout=self.unleash_timeout)

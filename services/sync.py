@@ -1,0 +1,264 @@
+"""Sync a stored plan to Unleash as a job: lease, read, diff, apply with progress and heartbeat, record.
+
+A sync started from the browser, the CLI or the API is a job row (planner/syncruns.py) written as it runs,
+so any process or worker can show it. The panel's dry run is computed without being recorded; dry runs a
+lead asks for (CLI `--dry-run`, API) go in the history.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from flags.desired import DesiredStateError
+from flags.diff import fingerprints
+from flags.errors import UnleashError, UnleashUnavailable
+from flags.reconcile import Progress, SyncPlan, execute, prepare
+from planner import audit
+from planner.db import session_scope
+from planner.errors import JobNotFound, PlanNotFound, SyncBusy
+from planner.optin import effective_members, mark_pushed
+from planner.store import plan_row, read_plan, read_plan_cached
+from planner.syncruns import (ACTIVE, LEASE, acquire_lease, finish_run, job, latest_job, mark_abandoned,
+                              previous_fingerprints, release_lease, renew_lease, report_progress, runs, start_run)
+from planner.tables import SyncRunRow
+
+log = logging.getLogger(__name__)
+PUSH_WAIT_SECONDS = 10.0  # how long a sync waits for an opt-in push round to give the plan back
+PROGRESS_EVERY = 0.5  # seconds between progress writes of a running job
+
+
+@dataclass(frozen=True)
+class LeaseTiming:
+    """How long a sync's lease lasts unless renewed, and how often the running sync renews it."""
+
+    hold: timedelta = LEASE
+    heartbeat: float = 5.0
+
+
+@dataclass
+class SyncOutcome:
+    plan: str
+    run_id: int | None
+    dry_run: bool
+    outcome: str  # ok | failed
+    writes: int
+    report: dict[str, Any]
+    error: str | None = None
+    retryable: bool = False  # Unleash was unreachable: the same sync later converges
+
+    def as_json(self) -> dict[str, Any]:
+        counts = self.report.get("counts", {})
+        return {"plan": self.plan, "run": self.run_id, "dry_run": self.dry_run, "outcome": self.outcome,
+                "created": counts.get("created", 0), "updated": counts.get("updated", 0),
+                "deleted": counts.get("deleted", 0), "unchanged": counts.get("unchanged", 0),
+                "drift": counts.get("drift", 0), "writes": self.writes, "items": self.report.get("changes", []),
+                "not_owned": self.report.get("not_owned", []), "conflicts": self.report.get("conflicts", []),
+                "error": self.error}
+
+
+@dataclass
+class _Begun:
+    plan: Any
+    plan_id: int
+    members: dict[str, list[str]]
+    member_versions: Any
+    previous: dict[str, Any] | None
+    lease: str | None
+    run: SyncRunRow | None
+
+
+def _begin(database_url: str, plan_key: str, actor: str, *, dry_run: bool, record: bool, state: str,
+           timing: LeaseTiming) -> _Begun:
+    """Read the plan and its members, take the lease and record the job: one transaction. A push round
+    that holds the plan is over in a moment, so that one is waited for; a sync is not."""
+    deadline = time.monotonic() + PUSH_WAIT_SECONDS
+    while True:
+        try:
+            with session_scope(database_url, serial=True) as session:
+                row = plan_row(session, plan_key)
+                if row is None or row.archived:
+                    raise PlanNotFound(plan_key)
+                plan = read_plan(session, row)
+                members, member_versions = effective_members(session, plan)
+                previous = previous_fingerprints(session, row.id)
+                lease = None if dry_run else acquire_lease(session, row, hold=timing.hold)
+                run = start_run(session, plan_row=row, actor=actor, dry_run=dry_run, state=state,
+                                lease_owner=lease) if record else None
+                return _Begun(plan, row.id, members, member_versions, previous, lease, run)
+        except SyncBusy as busy:
+            if not busy.push_round or time.monotonic() > deadline:
+                raise
+        time.sleep(0.1)  # outside the transaction: joins go on meanwhile
+
+
+@dataclass
+class _Reporter:
+    """Writes a running job's progress every half second and renews its lease on each heartbeat."""
+
+    database_url: str
+    begun: _Begun
+    timing: LeaseTiming
+    done: int = 0
+    total: int = 0
+    lost: bool = False
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"sync-job-{self.begun.plan.key}", daemon=True)
+
+    def progress(self, done: int, total: int, _change) -> None:
+        self.done, self.total = done, total
+
+    def __enter__(self) -> _Reporter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        last_beat, written = time.monotonic(), (-1, -1)
+        while not self._stop.wait(PROGRESS_EVERY):
+            try:
+                beat = time.monotonic() - last_beat >= self.timing.heartbeat
+                with session_scope(self.database_url, serial=True) as session:
+                    if beat and self.begun.lease:
+                        last_beat = time.monotonic()
+                        if not renew_lease(session, self.begun.plan_id, self.begun.lease, hold=self.timing.hold):
+                            self.lost = True
+                            log.warning("sync of plan %s lost its lease", self.begun.plan.key)
+                    if self.begun.run is not None and (beat or (self.done, self.total) != written):
+                        report_progress(session, self.begun.run.id, done=self.done, total=self.total)
+                        written = (self.done, self.total)
+            except Exception:  # noqa: BLE001 - a missed heartbeat is retried; the sync goes on
+                log.warning("progress of the sync of plan %s not written", self.begun.plan.key, exc_info=True)
+
+
+def _run(database_url: str, begun: _Begun, *, admin, actor: str, dry_run: bool, timing: LeaseTiming,
+         on_progress: Progress | None) -> SyncOutcome:
+    plan_key, plan_id, run = begun.plan.key, begun.plan_id, begun.run
+    run_id = run.id if run is not None else None
+    sync: SyncPlan | None = None
+    admin = admin.counting()  # this run's writes, whoever else uses the client meanwhile
+    reporter = _Reporter(database_url, begun, timing)
+
+    def progress(done: int, total: int, change) -> None:
+        reporter.progress(done, total, change)
+        if on_progress:
+            on_progress(done, total, change)
+
+    try:
+        with reporter:
+            sync = prepare(begun.plan, admin=admin, members=begun.members, previous=begun.previous)
+            reporter.total = len(sync.diff.changes)
+            if not dry_run:
+                execute(sync, admin=admin, on_progress=progress)
+    except (UnleashError, DesiredStateError) as exc:
+        report = sync.report() if sync else {}
+        with session_scope(database_url, serial=True) as session:
+            if run is not None:
+                finish_run(session, run, state="failed", writes=admin.writes, report=report, error=str(exc))
+            if not dry_run:
+                audit.record(session, action="plan.sync.failed", actor=actor, plan_id=plan_id,
+                             summary=f"sync failed after {admin.writes} writes: {exc}", detail={"run": run_id})
+            if begun.lease:
+                release_lease(session, plan_id, begun.lease)
+        return SyncOutcome(plan_key, run_id, dry_run, "failed", admin.writes, report, error=str(exc),
+                           retryable=isinstance(exc, UnleashUnavailable))
+    except BaseException:
+        with session_scope(database_url, serial=True) as session:
+            if run is not None:
+                finish_run(session, run, state="failed", writes=admin.writes, report=sync.report() if sync else {},
+                           error="the sync stopped on an internal error; see the planner's log")
+            if begun.lease:
+                release_lease(session, plan_id, begun.lease)
+        raise
+    report = sync.report()
+    with session_scope(database_url, serial=True) as session:
+        if run is not None:
+            finish_run(session, run, state="done", writes=admin.writes, report=report,
+                       desired=None if dry_run else fingerprints(sync.desired))
+        if not dry_run:
+            counts = report["counts"]
+            audit.record(session, action="plan.sync", actor=actor, plan_id=plan_id,
+                         summary=(f"synced: {counts['created']} created, {counts['updated']} updated, "
+                                  f"{counts['deleted']} deleted, {admin.writes} writes"),
+                         detail={"run": run_id, "counts": counts})
+            release_lease(session, plan_id, begun.lease)
+            mark_pushed(session, begun.member_versions)
+    return SyncOutcome(plan_key, run_id, dry_run, "ok", admin.writes, report)
+
+
+def sync_plan(*, database_url: str, plan_key: str, admin, actor: str, dry_run: bool = False, record: bool = True,
+              on_progress: Progress | None = None, timing: LeaseTiming = LeaseTiming()) -> SyncOutcome:
+    """Run a sync (or a dry run) here and now, recorded as a job unless `record` is False (the panel's
+    dry run). Raises PlanNotFound, SyncBusy; an Unleash failure is a failed job, not an exception."""
+    begun = _begin(database_url, plan_key, actor, dry_run=dry_run, record=record, state="running", timing=timing)
+    return _run(database_url, begun, admin=admin, actor=actor, dry_run=dry_run, timing=timing,
+                on_progress=on_progress)
+
+
+def start_sync_job(*, database_url: str, plan_key: str, admin, actor: str,
+                   timing: LeaseTiming = LeaseTiming()) -> int:
+    """Queue a sync and run it in a thread of this process; returns the job's id at once. The lease is
+    taken before this returns, so a second Apply is refused (SyncBusy) instead of queueing behind."""
+    begun = _begin(database_url, plan_key, actor, dry_run=False, record=True, state="queued", timing=timing)
+
+    def work() -> None:
+        try:
+            _run(database_url, begun, admin=admin, actor=actor, dry_run=False, timing=timing, on_progress=None)
+        except Exception:  # noqa: BLE001 - recorded as failed in the job row; logged for the operators
+            log.exception("sync job %s of plan %s failed", begun.run.id, plan_key)
+
+    threading.Thread(target=work, name=f"sync-{plan_key}", daemon=True).start()
+    return begun.run.id
+
+
+@dataclass
+class SyncPanel:
+    """What the sync panel shows: the latest job (running or finished), a fresh dry run, the history."""
+
+    plan: Any
+    job: SyncRunRow | None
+    runs: list[SyncRunRow]
+    dry: dict[str, Any] | None = None
+    error: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.job is not None and self.job.state in ACTIVE
+
+
+def sync_history(*, database_url: str, key: str, timing: LeaseTiming = LeaseTiming(),
+                 job_id: int | None = None) -> SyncPanel:
+    """The plan, its latest job (or job `job_id`: JobNotFound) and its history. Jobs whose process died are
+    marked abandoned here, once their lease has run out, so every process shows the same."""
+    with session_scope(database_url, serial=True) as session:
+        row = plan_row(session, key)
+        if row is None or row.archived:
+            raise PlanNotFound(key)
+        mark_abandoned(session, row.id, lease=timing.hold)
+        current = job(session, row.id, job_id) if job_id is not None else latest_job(session, row.id)
+        if job_id is not None and current is None:
+            raise JobNotFound(key, job_id)
+        return SyncPanel(read_plan_cached(session, row), current, runs(session, row.id))
+
+
+def sync_panel(*, database_url: str, key: str, admin, timing: LeaseTiming = LeaseTiming()) -> SyncPanel:
+    """The panel: the history and, unless a job is running, what Apply would change now, computed without
+    being recorded. Unleash being unreachable is shown, not raised."""
+    panel = sync_history(database_url=database_url, key=key, timing=timing)
+    if panel.running:
+        return panel
+    try:
+        panel.dry = sync_plan(database_url=database_url, plan_key=key, admin=admin, actor="panel", dry_run=True,
+                              record=False).as_json()
+    except (UnleashError, DesiredStateError) as exc:
+        panel.error = str(exc)
+    return panel

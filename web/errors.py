@@ -1,0 +1,53 @@
+"""One place that turns the planner's and Unleash's error trees into HTTP answers: JSON for the API and
+scripts, the error page for a browser. A route catches an error itself only to re-render a form inline."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from flags.errors import UnleashAuthError, UnleashError, UnleashUnavailable
+from planner.errors import Conflict, Invalid, NotConfigured, NotFound, PlannerError, Refused
+
+
+def status_of(exc: Exception) -> int:
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, (Invalid, Refused)):
+        return 422
+    if isinstance(exc, Conflict):
+        return 409
+    if isinstance(exc, NotConfigured):
+        return 503
+    if isinstance(exc, UnleashUnavailable):
+        return 503
+    if isinstance(exc, UnleashAuthError):
+        return 502  # our credentials for Unleash are wrong: the planner's setup, not the caller's request
+    if isinstance(exc, UnleashError):
+        return 502
+    return 500
+
+
+def message_of(exc: Exception) -> str:
+    if isinstance(exc, UnleashError):
+        return f"Unleash: {exc}"
+    return str(exc)
+
+
+def error_response(request: Request, status: int, detail, headers: dict[str, str] | None = None):
+    if request.url.path.startswith("/api/") or "text/html" not in request.headers.get("accept", ""):
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+    from web.rendering import render
+
+    return render(request, "error.html", {"status": status, "detail": detail}, status=status)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(PlannerError)
+    @app.exception_handler(UnleashError)
+    def _domain_error(request: Request, exc: Exception):
+        return error_response(request, status_of(exc), message_of(exc))
+
+    @app.exception_handler(HTTPException)
+    def _http_error(request: Request, exc: HTTPException):
+        return error_response(request, exc.status_code, exc.detail, exc.headers)
