@@ -7,10 +7,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from planner.model import MULTI_VALUED
 from flags.desired import DesiredState, FlagSpec, StrategySpec, is_owned_name, owned_cohort
-
-
+from planner.model import MULTI_VALUED
 
 def normal_constraint(c: dict[str, Any]) -> tuple:
     """A constraint in one canonical shape, whatever defaults or ordering the server added."""
@@ -157,18 +155,20 @@ def diff(desired: DesiredState, actual, previous: dict[str, Any] | None = None, 
                                          actual_id=found[0]["id"]))
         else:
             result.unchanged += 1
-    stale_segments = [(name, seg) for name, segs in actual_segments.items() for seg in segs]
-    if segments_only:
-        result.changes += [Change("segment", "delete", name, why="no longer in the plan", actual_id=seg["id"])
-                           for name, seg in stale_segments]
-        return result
-    if cohorts is not None:
-        _diff_scoped_flags(result, desired, actual, segment_names, previous, drifted, in_scope)
-        result.changes += [Change("segment", "delete", name, why="no longer in the plan", actual_id=seg["id"])
-                           for name, seg in stale_segments]
-        return result
+    stale_segments = [Change("segment", "delete", name, why="no longer in the plan", actual_id=seg["id"])
+                      for name, segs in actual_segments.items() for seg in segs]
+    if not segments_only:
+        if cohorts is None:
+            _diff_flags(result, desired, actual, segment_names, previous, drifted)
+        else:
+            _diff_scoped_flags(result, desired, actual, segment_names, drifted, in_scope)
+    result.changes += stale_segments  # last: no strategy uses them any more
+    return result
 
-    # flags: ours carry the plan's marker in their description
+
+def _diff_flags(result: Diff, desired: DesiredState, actual, segment_names, previous, drifted) -> None:
+    """Every flag of the plan: ours carry the plan's marker in their description."""
+    plan = desired.plan
     owned_flags = {name: f for name, f in actual.flags.items() if desired.marker in (f.description or "")}
     for name, spec in desired.flags.items():
         existing = actual.flags.get(name)
@@ -192,10 +192,6 @@ def diff(desired: DesiredState, actual, previous: dict[str, Any] | None = None, 
                                for s in flag.strategies if is_owned_name(plan, s.get("title"))]
             result.changes.append(Change("flag", "archive", name, flag=name, why="no longer in the plan"))
 
-    for name, seg in stale_segments:
-        result.changes.append(Change("segment", "delete", name, why="no longer in the plan", actual_id=seg["id"]))
-    return result
-
 
 def _diff_flag(result: Diff, spec: FlagSpec, existing, desired: DesiredState, segment_names, previous, drifted) -> None:
     name = spec.name
@@ -212,31 +208,14 @@ def _diff_flag(result: Diff, spec: FlagSpec, existing, desired: DesiredState, se
                                      drift=drifted("flags", name, {**fp, "enabled": spec.enabled})))
     else:
         result.unchanged += 1
-    seen: set[str] = set()
+    ours = []
     for strategy in existing.strategies:
         title = strategy.get("title")
-        if not is_owned_name(desired.plan, title):
-            result.not_owned.append(f"strategy '{title or strategy.get('name')}' on flag '{name}' (id {strategy.get('id')})")
-            continue
-        key = f"{name}|{title}"
-        if title not in wanted:
-            result.changes.append(Change("strategy", "delete", title, flag=name, actual_id=strategy["id"],
-                                         why="no longer in the plan"))
-            continue
-        if title in seen:
-            result.changes.append(Change("strategy", "delete", title, flag=name, actual_id=strategy["id"], why="duplicate"))
-            continue
-        seen.add(title)
-        actual_fp = strategy_fingerprint(strategy, segment_names)
-        if _lists(actual_fp) != _lists(_desired_strategy_fp(wanted[title])):
-            result.changes.append(Change("strategy", "update", title, flag=name, spec=wanted[title],
-                                         actual_id=strategy["id"], drift=drifted("strategies", key, actual_fp)))
+        if is_owned_name(desired.plan, title):
+            ours.append(strategy)
         else:
-            result.unchanged += 1
-    for title, s in wanted.items():
-        if title not in seen:
-            result.changes.append(Change("strategy", "create", title, flag=name, spec=s,
-                                         drift=drifted("strategies", f"{name}|{title}", None)))
+            result.not_owned.append(f"strategy '{title or strategy.get('name')}' on flag '{name}' (id {strategy.get('id')})")
+    _diff_strategies(result, name, ours, wanted, segment_names, drifted)
     if existing.enabled != spec.enabled:
         result.changes.append(Change("environment", "enable" if spec.enabled else "disable", name, flag=name,
                                      environment=desired.environment,
@@ -245,37 +224,45 @@ def _diff_flag(result: Diff, spec: FlagSpec, existing, desired: DesiredState, se
         result.unchanged += 1
 
 
-def _diff_scoped_flags(result: Diff, desired: DesiredState, actual, segment_names, previous, drifted, in_scope) -> None:
+def _diff_strategies(result: Diff, flag: str, ours: list[dict[str, Any]], wanted: dict[str, StrategySpec],
+                     segment_names, drifted) -> None:
+    """Make the plan's strategies `ours` on one flag (as Unleash has them, in its order) the `wanted` ones:
+    delete what the plan no longer has and duplicates, update what differs, create what is missing."""
+    seen: set[str] = set()
+    for strategy in ours:
+        title = strategy.get("title")
+        if title not in wanted:
+            result.changes.append(Change("strategy", "delete", title, flag=flag, actual_id=strategy["id"],
+                                         why="no longer in the plan"))
+            continue
+        if title in seen:
+            result.changes.append(Change("strategy", "delete", title, flag=flag, actual_id=strategy["id"], why="duplicate"))
+            continue
+        seen.add(title)
+        actual_fp = strategy_fingerprint(strategy, segment_names)
+        if _lists(actual_fp) != _lists(_desired_strategy_fp(wanted[title])):
+            result.changes.append(Change("strategy", "update", title, flag=flag, spec=wanted[title],
+                                         actual_id=strategy["id"], drift=drifted("strategies", f"{flag}|{title}", actual_fp)))
+        else:
+            result.unchanged += 1
+    for title, s in wanted.items():
+        if title not in seen:
+            result.changes.append(Change("strategy", "create", title, flag=flag, spec=s,
+                                         drift=drifted("strategies", f"{flag}|{title}", None)))
+
+
+def _diff_scoped_flags(result: Diff, desired: DesiredState, actual, segment_names, drifted, in_scope) -> None:
     """The strategies of the cohorts in scope on each of the plan's flags that Unleash has, and the flag's
     switch where they change whether it has any strategy of the plan at all."""
-    for name, spec in desired.flags.items():
+    for name in desired.flags:
         existing = actual.flags.get(name)
         if existing is None or existing.archived or desired.marker not in (existing.description or ""):
             continue  # not created yet, or not ours: the full sync's business
         wanted = {title: s for (flag, title), s in desired.strategies.items() if flag == name and in_scope(title)}
         ours = [s for s in existing.strategies if is_owned_name(desired.plan, s.get("title"))]
-        kept = sum(1 for s in ours if not in_scope(s.get("title")))
-        seen: set[str] = set()
-        for strategy in ours:
-            title = strategy.get("title")
-            if not in_scope(title):
-                continue
-            if title not in wanted or title in seen:
-                result.changes.append(Change("strategy", "delete", title, flag=name, actual_id=strategy["id"],
-                                             why="duplicate" if title in seen else "no longer in the plan"))
-                continue
-            seen.add(title)
-            actual_fp = strategy_fingerprint(strategy, segment_names)
-            if _lists(actual_fp) != _lists(_desired_strategy_fp(wanted[title])):
-                result.changes.append(Change("strategy", "update", title, flag=name, spec=wanted[title],
-                                             actual_id=strategy["id"],
-                                             drift=drifted("strategies", f"{name}|{title}", actual_fp)))
-            else:
-                result.unchanged += 1
-        for title, s in wanted.items():
-            if title not in seen:
-                result.changes.append(Change("strategy", "create", title, flag=name, spec=s))
-        enabled = kept + len(wanted) > 0
+        scoped = [s for s in ours if in_scope(s.get("title"))]
+        _diff_strategies(result, name, scoped, wanted, segment_names, drifted)
+        enabled = len(ours) - len(scoped) + len(wanted) > 0
         if enabled != existing.enabled:
             result.changes.append(Change("environment", "enable" if enabled else "disable", name, flag=name,
                                          environment=desired.environment))
