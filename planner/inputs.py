@@ -24,15 +24,14 @@ def parse_instant(text: str, *, field: str = "at") -> datetime:
 
 
 def parse_properties(items: Iterable[str], *, field: str = "prop") -> dict[str, str]:
-    """`name=value` items (surrounding spaces dropped); an item without `=` or without a name is refused.
-    Items may also be a comma- or newline-separated text, as the preview form sends them."""
+    """`name=value` items (surrounding spaces dropped, blank items skipped); an item without `=` or without a
+    name is refused. A value may hold commas and further `=`."""
     properties: dict[str, str] = {}
     for item in items:
-        for part in item.replace(",", "\n").splitlines():
-            if not part.strip():
-                continue
-            name, sep, value = part.partition("=")
-            if not sep or not name.strip():
-                raise InputInvalid(field, f"'{part.strip()}' must look like name=value, e.g. department=HR")
-            properties[name.strip()] = value.strip()
+        if not item.strip():
+            continue
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise InputInvalid(field, f"'{item.strip()}' must look like name=value, e.g. department=HR")
+        properties[name.strip()] = value.strip()
     return properties

@@ -28,7 +28,8 @@ def preview(key: str, request: Request, _lead: Lead, database_url: DatabaseDep, 
     except InputInvalid as exc:
         errors[exc.field] = exc.message
     try:
-        properties = parse_properties([props], field="props")
+        # the form's field holds one property a line, or several on a line separated by commas
+        properties = parse_properties(props.replace(",", "\n").splitlines(), field="props")
     except InputInvalid as exc:
         errors[exc.field] = exc.message
     context = {"plan": None, "at_text": at or instant.isoformat(timespec="minutes"), "user": user.strip(),
