@@ -12,8 +12,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from planner.tokens import TOKEN_PREFIX
-from services.settings import Settings
 from services.tokens import platform_for
+from web.deps import get_settings
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,6 @@ class Identity:
 
 class NotSignedIn(Exception):
     """No identity: pages redirect to the sign-in, the API answers 401."""
-
-
-def settings(request: Request) -> Settings:
-    return request.app.state.settings
 
 
 def _bearer(request: Request) -> str | None:
@@ -55,7 +51,7 @@ def token_identity(request: Request) -> Identity | None:
     known = getattr(request.state, "token_identity", None)
     if known is not None:
         return known
-    name = platform_for(database_url=settings(request).database_url, token=token)
+    name = platform_for(database_url=get_settings(request).database_url, token=token)
     if name is None:
         # never the token itself: error messages end up in logs
         raise HTTPException(401, "the API token is unknown or has been revoked; ask a project lead for a new one",
@@ -69,7 +65,7 @@ def identify(request: Request) -> Identity | None:
     platform = token_identity(request)
     if platform is not None:
         return platform
-    config = settings(request)
+    config = get_settings(request)
     header = request.headers.get(config.identity_header)
     if header is not None:
         if not config.is_trusted(request.client.host if request.client else None):

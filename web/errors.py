@@ -6,26 +6,18 @@ from __future__ import annotations
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from flags.errors import UnleashAuthError, UnleashError, UnleashUnavailable
+from flags.errors import UnleashError, UnleashUnavailable
 from planner.errors import Conflict, Invalid, NotConfigured, NotFound, PlannerError, Refused
 
 
+# the first that matches; any other Unleash error (our token refused, a request refused) is the planner's
+# trouble with its upstream, not the caller's: 502
+STATUSES = ((NotFound, 404), ((Invalid, Refused), 422), (Conflict, 409), ((NotConfigured, UnleashUnavailable), 503),
+            (UnleashError, 502))
+
+
 def status_of(exc: Exception) -> int:
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, (Invalid, Refused)):
-        return 422
-    if isinstance(exc, Conflict):
-        return 409
-    if isinstance(exc, NotConfigured):
-        return 503
-    if isinstance(exc, UnleashUnavailable):
-        return 503
-    if isinstance(exc, UnleashAuthError):
-        return 502  # our credentials for Unleash are wrong: the planner's setup, not the caller's request
-    if isinstance(exc, UnleashError):
-        return 502
-    return 500
+    return next((status for kinds, status in STATUSES if isinstance(exc, kinds)), 500)
 
 
 def message_of(exc: Exception) -> str:

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
-from web.auth import settings, verify_csrf
+from web.auth import verify_csrf
+from web.deps import get_settings
 from web.rendering import render
 
 router = APIRouter(tags=["session"])
@@ -20,7 +21,7 @@ def _local(path: str) -> str:
 
 @router.get("/login")
 def login_page(request: Request, next: str = "/plans"):
-    if not settings(request).dev_login:
+    if not get_settings(request).dev_login:
         raise HTTPException(404, "sign in through the company's single sign-on")
     return render(request, "login.html", {"next": _local(next)})
 
@@ -29,7 +30,7 @@ def login_page(request: Request, next: str = "/plans"):
 def login(request: Request, user: Annotated[str, Form()], role: Annotated[str, Form()] = "lead",
           next: Annotated[str, Form()] = "/plans", department: Annotated[str, Form()] = "",
           location: Annotated[str, Form()] = ""):
-    config = settings(request)
+    config = get_settings(request)
     if not config.dev_login:
         raise HTTPException(404, "sign in through the company's single sign-on")
     user = user.strip()
@@ -48,4 +49,4 @@ def logout(request: Request):
     request.session.pop("user", None)
     request.session.pop("groups", None)
     request.session.pop("properties", None)
-    return RedirectResponse("/login" if settings(request).dev_login else "/", status_code=303)
+    return RedirectResponse("/login" if get_settings(request).dev_login else "/", status_code=303)
