@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +15,7 @@ from rich.table import Column, Table
 from cli.errors import exit_code, message
 from flags.errors import UnleashError
 from planner import migrate
-from planner.errors import PlanInvalid, PlannerError
+from planner.errors import InputInvalid, PlanInvalid, PlannerError
 from planner.inputs import parse_instant, parse_properties
 from planner.planfile import load_plan
 from services import bootstrap as bootstraps
@@ -51,20 +52,13 @@ def fail(text: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-class _Errors:
+@contextmanager
+def reported():
     """Every command's domain and Unleash errors become one message and an exit code, never a traceback."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, exc, _tb):
-        if isinstance(exc, (PlannerError, UnleashError)):
-            hint = " (see `planner plan list`)" if "no plan '" in str(exc) else ""
-            raise fail(message(exc) + hint, exit_code(exc)) from None
-        return False
-
-
-errors = _Errors()
+    try:
+        yield
+    except (PlannerError, UnleashError) as exc:
+        raise fail(message(exc), exit_code(exc)) from None
 
 
 NEEDS_NO_DATABASE = {"db", "serve"}
@@ -110,7 +104,7 @@ def plan_apply(file: Annotated[Path, typer.Argument(help="plan YAML file, or - f
         for error in exc.errors:
             err.print(f"  {error}", highlight=False, markup=False)
         raise typer.Exit(1) from None
-    with errors:
+    with reported():
         result = plans.apply_plan(database_url=database_url(), plan=plan, actor=actor)
     if not result.changed:
         out.print(f"plan '{plan.key}' unchanged (version {result.version})")
@@ -123,7 +117,7 @@ def plan_apply(file: Annotated[Path, typer.Argument(help="plan YAML file, or - f
 @plan_app.command("export")
 def plan_export(plan: str, output: Annotated[Path | None, typer.Option("--output", "-o")] = None) -> None:
     """Write a plan as YAML that applies back to the same plan."""
-    with errors:
+    with reported():
         text = plans.export_plan(database_url=database_url(), key=plan)
     if output:
         output.write_text(text, encoding="utf-8")
@@ -150,7 +144,7 @@ def plan_list() -> None:
 def plan_archive(plan: str,
                  actor: Annotated[str, typer.Option(help="who archives it, for the audit log")] = "cli") -> None:
     """Archive a plan: it leaves the lists and the pilot page; applying its file again restores it."""
-    with errors:
+    with reported():
         archived = plans.archive_plan(database_url=database_url(), key=plan, actor=actor)
     out.print(f"plan '{plan}' archived" if archived else f"plan '{plan}' was archived already", highlight=False)
 
@@ -159,7 +153,7 @@ def plan_archive(plan: str,
 def token_create(name: Annotated[str, typer.Argument(help="who uses it, e.g. collab-platform")],
                  actor: Annotated[str, typer.Option(help="who creates it, for the audit log")] = "cli") -> None:
     """Create a token for a machine client; it is printed this once (to standard output, alone on its line)."""
-    with errors:
+    with reported():
         row, token = tokens.create_token(database_url=database_url(), name=name, actor=actor)
     err.print(f"created token '{row.name}'. Copy it now: it is not shown again (the planner keeps only its hash).",
               highlight=False, markup=False)
@@ -189,10 +183,8 @@ def token_list() -> None:
 def token_revoke(name: str,
                  actor: Annotated[str, typer.Option(help="who revokes it, for the audit log")] = "cli") -> None:
     """Revoke a token: requests with it are refused from now on. Revoking it again changes nothing."""
-    try:
+    with reported():
         row, already = tokens.revoke_token(database_url=database_url(), name=name, actor=actor)
-    except PlannerError as exc:
-        raise fail(f"{exc} (see `planner token list`)", exit_code(exc)) from None
     text = (f"token '{row.name}' was revoked already, on {row.revoked_at.strftime('%Y-%m-%d %H:%M')} UTC" if already
             else f"token '{row.name}' revoked: requests with it are refused from now on")
     out.print(text, highlight=False, markup=False)
@@ -207,9 +199,9 @@ def preview(plan: str,
     try:
         instant = parse_instant(at, field="--at")
         properties = parse_properties(prop, field="--prop")
-    except PlannerError as exc:
+    except InputInvalid as exc:
         raise typer.BadParameter(exc.message, param_hint=exc.field) from None
-    with errors:
+    with reported():
         result = preview_at(database_url=database_url(), key=plan, at=instant, user=user, properties=properties)
     spec = result.plan
     if user is None:
@@ -239,12 +231,10 @@ def sync(plan: str,
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from datetime import timedelta
-
     from services.sync import LeaseTiming, sync_plan
 
     config = settings()
-    with errors:
+    with reported():
         admin = config.admin()
     progress = Progress(TextColumn("syncing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=err, transient=True, disable=as_json or not err.is_terminal)
@@ -253,10 +243,9 @@ def sync(plan: str,
     def on_progress(done: int, total: int, _change) -> None:
         progress.update(task, completed=done, total=total)
 
-    timing = LeaseTiming(hold=timedelta(seconds=config.sync_lease_seconds), heartbeat=config.sync_heartbeat_seconds)
-    with errors, admin, progress:
+    with reported(), admin, progress:
         result = sync_plan(database_url=config.database_url, plan_key=plan, admin=admin, actor=actor,
-                           dry_run=dry_run, on_progress=on_progress, timing=timing)
+                           dry_run=dry_run, on_progress=on_progress, timing=LeaseTiming.of(config))
     if as_json:
         sys.stdout.write(json.dumps(result.as_json(), indent=2) + "\n")
         raise typer.Exit(0 if result.outcome == "ok" else 1)
@@ -308,6 +297,6 @@ def bootstrap(plan: str) -> None:
     """Print a bootstrap file of the plan's flags as Unleash serves them now (for `FlagReader(bootstrap=...)`)."""
     import json
 
-    with errors:
+    with reported():
         document = bootstraps.bootstrap(settings=settings(), key=plan)
     sys.stdout.write(json.dumps(document, indent=2) + "\n")

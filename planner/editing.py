@@ -10,11 +10,12 @@ from typing import Any
 from sqlmodel import Session
 
 from planner import audit
-from planner.errors import EditConflict, EditInvalid, ItemNotFound, PlanNotFound
+from planner.errors import EditConflict, EditInvalid, ItemNotFound
 from planner.model import Plan, Spec
 from planner.planfile import plan_document
-from planner.store import plan_row, read_plan_cached, write_plan
+from planner.store import live_plan, write_plan
 from planner.validation import PlanInvalid, parse_plan
+from planner.wording import KIND_LABELS
 
 KINDS = ("features", "cohorts", "kpis", "phases")
 
@@ -32,14 +33,11 @@ def find(plan: Plan, kind: str, key: str):
 # Edits work on the plan *document* (the plan file's shape), so that form input of any quality goes
 # through exactly the validation a plan file gets, with the same field paths.
 
-LABELS = {"features": "feature", "cohorts": "cohort", "kpis": "KPI", "phases": "phase"}
-
-
 def item_index(doc: dict[str, Any], kind: str, key: str) -> int:
     for i, item in enumerate(doc.setdefault(kind, [])):
         if item.get("key") == key:
             return i
-    raise ItemNotFound(str(doc.get("plan", "")), LABELS[kind], key)
+    raise ItemNotFound(str(doc.get("plan", "")), KIND_LABELS[kind], key)
 
 
 def put_item(doc: dict[str, Any], kind: str, key: str | None, item: dict[str, Any]) -> int:
@@ -87,14 +85,6 @@ def toggle_in(doc: dict[str, Any], phase_key: str, field: str, key: str) -> None
     phase[field] = [k for k in keys if k != key] if key in keys else keys + [key]
 
 
-def load_for_edit(session: Session, key: str) -> tuple[Any, Plan]:
-    """The plan row and its plan, parsed once per version (a form and its save both ask for it)."""
-    row = plan_row(session, key)
-    if row is None or row.archived:
-        raise PlanNotFound(key)
-    return row, read_plan_cached(session, row)
-
-
 def save_edit(*, session: Session, key: str, actor: str, edit, seen: dict[tuple[str, str], str] | None = None,
               summary: str, kind: str | None = None) -> Plan:
     """Apply `edit(document)` (changing the plan document in place) to the stored plan and write it.
@@ -104,7 +94,7 @@ def save_edit(*, session: Session, key: str, actor: str, edit, seen: dict[tuple[
     breaks any rule of the plan file; when `edit` returns the index of the item it put (of `kind`), the
     error carries that item's path, so a form can show each error beside its field.
     """
-    row, plan = load_for_edit(session, key)
+    row, plan = live_plan(session, key)
     for (kind, item_key), digest in (seen or {}).items():
         current = plan if kind == "plan" else find(plan, kind, item_key)
         if fingerprint(current) != digest:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, SQLModel, select
 
+from planner.errors import PlanNotFound
 from planner.model import Cohort, Feature, Grant, Guidelines, Kpi, Phase, Plan, Rule, Training, UnleashBinding
 from planner.tables import CohortRow, CohortUserRow, FeatureRow, KpiRow, PhaseRow, PlanRow, utcnow
 
@@ -46,6 +47,14 @@ def read_plan(session: Session, row: PlanRow) -> Plan:
                            budget=p.budget, trainings=tuple(Training.model_validate(t) for t in p.trainings))
                      for p in _children(session, PhaseRow, row.id)),
     )
+
+
+def live_plan(session: Session, key: str) -> tuple[PlanRow, Plan]:
+    """The row and plan of a plan that is not archived (PlanNotFound otherwise), parsed once per version."""
+    row = plan_row(session, key)
+    if row is None or row.archived:
+        raise PlanNotFound(key)
+    return row, read_plan_cached(session, row)
 
 
 def load_plan(session: Session, key: str) -> Plan | None:

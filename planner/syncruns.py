@@ -59,10 +59,9 @@ def release_lease(session: Session, plan_id: int, owner: str, *, keep_until: dat
     session.exec(update(PlanRow).where(PlanRow.id == plan_id, PlanRow.sync_lease_owner == owner).values(**values))
 
 
-def mark_abandoned(session: Session, plan_id: int, *, now: datetime | None = None, lease: timedelta = LEASE) -> int:
-    """Mark the plan's active jobs whose heartbeat is older than `lease` as abandoned; how many were."""
+def mark_abandoned(session: Session, plan_id: int, *, now: datetime | None = None, lease: timedelta = LEASE) -> None:
+    """Mark the plan's active jobs whose heartbeat is older than `lease` as abandoned."""
     now = now or utcnow()
-    stale = 0
     for job in session.exec(select(SyncRunRow).where(SyncRunRow.plan_id == plan_id, SyncRunRow.state.in_(ACTIVE))):
         beat = job.heartbeat_at or job.started_at
         if beat.tzinfo is None:
@@ -70,23 +69,21 @@ def mark_abandoned(session: Session, plan_id: int, *, now: datetime | None = Non
         if now - beat >= lease:
             job.state, job.finished_at, job.error = "abandoned", now, ABANDONED
             session.add(job)
-            stale += 1
-    return stale
 
 
-def start_run(session: Session, *, plan_row: PlanRow, actor: str, dry_run: bool, state: str = "running",
-              lease_owner: str | None = None) -> SyncRunRow:
+def start_run(session: Session, *, plan_row: PlanRow, actor: str, dry_run: bool,
+              state: str = "running") -> SyncRunRow:
     run = SyncRunRow(plan_id=plan_row.id, plan_version=plan_row.version, actor=actor, dry_run=dry_run, state=state,
-                     lease_owner=lease_owner, heartbeat_at=utcnow())
+                     heartbeat_at=utcnow())
     session.add(run)
     session.flush()
     return run
 
 
-def report_progress(session: Session, job_id: int, *, done: int, total: int, state: str = "running") -> None:
-    """Progress and heartbeat of a running job, in one small UPDATE."""
+def report_progress(session: Session, job_id: int, *, done: int, total: int) -> None:
+    """Progress and heartbeat of a running job (a queued one is running from its first report), in one UPDATE."""
     session.exec(update(SyncRunRow).where(SyncRunRow.id == job_id, SyncRunRow.state.in_(ACTIVE))
-                 .values(progress_done=done, progress_total=total, heartbeat_at=utcnow(), state=state))
+                 .values(progress_done=done, progress_total=total, heartbeat_at=utcnow(), state="running"))
 
 
 def finish_run(session: Session, run: SyncRunRow, *, state: str, writes: int, report: dict[str, Any],

@@ -166,7 +166,6 @@ class SyncRunRow(SQLModel, table=True):
     progress_done: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     progress_total: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     heartbeat_at: datetime | None = None
-    lease_owner: str | None = None
     counts: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     changes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # the Unleash objects the planner meant to own after this run, for telling drift from plan changes

@@ -11,26 +11,25 @@ from typing import Any
 
 from planner.errors import PlanError
 
-KIND_NAMES = {"features": "feature", "cohorts": "cohort", "kpis": "KPI", "phases": "phase"}
-FIELD_NAMES = {"starts": "start", "ends": "end", "key": "key", "name": "name", "percentage": "percentage",
-               "capacity": "capacity", "users": "user list", "rules": "rules", "values": "values",
-               "property": "property", "budget": "budget", "owners": "owners", "gate": "gate",
-               "trainings": "trainings", "at": "date", "topic": "topic", "target": "target", "grants": "previews",
-               "feature": "feature", "cohorts": "cohorts", "features": "features", "kind": "kind",
-               "title": "title", "goal": "goal", "currency": "currency", "guidelines": "guidelines",
-               "version": "version", "flag_prefix": "flag prefix", "unleash": "Unleash", "project": "project",
-               "environment": "environment", "plan": "plan key"}
+KIND_LABELS = {"features": "feature", "cohorts": "cohort", "kpis": "KPI", "phases": "phase"}
+# field names that read differently on a page; any other reads as itself, underscores as spaces
+FIELD_NAMES = {"starts": "start", "ends": "end", "users": "user list", "at": "date", "grants": "previews",
+               "unleash": "Unleash", "plan": "plan key"}
 _VERBS = {"must", "is", "needs", "may", "only", "has", "compares"}
 _ITEM = re.compile(r"^(features|cohorts|kpis|phases)\[(\d+)\]")
 _PART = re.compile(r"([a-z_]+)(?:\[(\d+)\])?")
 _REFERENCE = re.compile(r"\b(features|cohorts|kpis|phases)\[(\d+)\](?:\.(\w+))?(?: \(([^)]*)\))?")
 
 
-def _item_name(doc: dict[str, Any], kind: str, index: int) -> str:
+def _field(name: str) -> str:
+    return FIELD_NAMES.get(name, name.replace("_", " "))
+
+
+def _name_of(doc: dict[str, Any], kind: str, index: int) -> str:
+    """Item `index` of `kind` by its name (or key) as the lead typed it."""
     items = doc.get(kind) or []
     item = items[index] if index < len(items) and isinstance(items[index], dict) else {}
-    name = item.get("name") or item.get("key") or f"number {index + 1}"
-    return f"{KIND_NAMES[kind]} {name}"
+    return item.get("name") or item.get("key") or f"number {index + 1}"
 
 
 def _instant(text: str) -> str:
@@ -43,13 +42,13 @@ def _instant(text: str) -> str:
 def describe_path(path: str, doc: dict[str, Any]) -> str:
     """`phases[1].starts` → "Start of phase Wave 1"; `cohorts[0].rules[1].values` → "Values of rule 2 of cohort HR"."""
     match = _ITEM.match(path)
-    owner = _item_name(doc, match.group(1), int(match.group(2))) if match else ""
+    owner = f"{KIND_LABELS[match.group(1)]} {_name_of(doc, match.group(1), int(match.group(2)))}" if match else ""
     rest = path[match.end():].lstrip(".") if match else path
     words = []
     for name, index in _PART.findall(rest):
-        label = FIELD_NAMES.get(name, name.replace("_", " "))
+        label = _field(name)
         if index:
-            label = f"{label.rstrip('s') if label.endswith('s') else label} {int(index) + 1}"
+            label = f"{label.removesuffix('s')} {int(index) + 1}"
         words.append(label)
     words.reverse()
     if owner:
@@ -61,8 +60,8 @@ def describe_path(path: str, doc: dict[str, Any]) -> str:
 def _references(message: str, doc: dict[str, Any]) -> str:
     def swap(match: re.Match) -> str:
         kind, index, field, value = match.groups()
-        owner = _item_name(doc, kind, int(index)).split(" ", 1)[1]
-        text = f"the {FIELD_NAMES.get(field, field)} of {owner}" if field else owner
+        owner = _name_of(doc, kind, int(index))
+        text = f"the {_field(field)} of {owner}" if field else owner
         return f"{text} ({_instant(value)})" if value else text
 
     return _REFERENCE.sub(swap, message)

@@ -11,10 +11,12 @@ from typing import Any
 
 from planner.db import session_scope
 from planner.errors import ItemNotFound
-from planner.editing import LABELS, drop_item, find, item_index, load_for_edit, put_item, save_edit, toggle_in
+from planner.editing import drop_item, find, item_index, put_item, save_edit, toggle_in
 from planner.model import Plan
 from planner.optin import guidelines_changed
 from planner.planfile import plan_document
+from planner.store import live_plan
+from planner.wording import KIND_LABELS
 from planner.tables import PlanRow
 
 Seen = dict[tuple[str, str], str] | None
@@ -23,7 +25,7 @@ Seen = dict[tuple[str, str], str] | None
 def plan_for_edit(*, database_url: str, key: str) -> tuple[PlanRow, Plan]:
     """The plan row and its plan (PlanNotFound for none or an archived one), parsed once per version."""
     with session_scope(database_url) as session:
-        return load_for_edit(session, key)
+        return live_plan(session, key)
 
 
 def item_document(*, plan: Plan, kind: str, key: str) -> dict[str, Any]:
@@ -47,7 +49,7 @@ def save_sheet(*, database_url: str, key: str, actor: str, seen: Seen, title: st
                    guidelines={"version": version, "text": text, "pause_until_accepted": pause_until_accepted})
 
     with session_scope(database_url) as session:
-        before = load_for_edit(session, key)[1].guidelines
+        before = live_plan(session, key)[1].guidelines
         after = save_edit(session=session, key=key, actor=actor, seen=seen, edit=edit,
                           summary="changed the strategy sheet")
         if after.guidelines != before:
@@ -59,10 +61,10 @@ def save_item(*, database_url: str, key: str, kind: str, item_key: str | None, i
               actor: str, seen: Seen) -> Plan:
     """Add an item of `kind` (item_key None) or replace item `item_key`. A renamed cohort, feature or KPI
     keeps its place in every phase naming it. EditInvalid carries the item's path for inline errors."""
-    label = LABELS[kind]
+    label = KIND_LABELS[kind]
     summary = f"changed {label} '{item_key}'" if item_key else f"added {label} '{item.get('key')}'"
     with session_scope(database_url) as session:
-        _row, plan = load_for_edit(session, key)
+        _row, plan = live_plan(session, key)
         if item_key is not None and find(plan, kind, item_key) is None:
             raise ItemNotFound(key, label, item_key)
         return save_edit(session=session, key=key, actor=actor, seen=seen, summary=summary,
@@ -71,9 +73,9 @@ def save_item(*, database_url: str, key: str, kind: str, item_key: str | None, i
 
 def delete_item(*, database_url: str, key: str, kind: str, item_key: str, actor: str, seen: Seen) -> Plan:
     """Remove an item; phases stop naming a removed cohort, feature or KPI. ItemNotFound for an unknown one."""
-    label = LABELS[kind]
+    label = KIND_LABELS[kind]
     with session_scope(database_url) as session:
-        _row, plan = load_for_edit(session, key)
+        _row, plan = live_plan(session, key)
         if find(plan, kind, item_key) is None:
             raise ItemNotFound(key, label, item_key)
         return save_edit(session=session, key=key, actor=actor, seen=seen, summary=f"removed {label} '{item_key}'",

@@ -69,8 +69,7 @@ def push_plan(database_url: str, plan_key: str, admin, limits: ResourceLimits, r
     pushed = False
     try:
         sync = prepare_scoped(plan, admin=admin, members=members, cohorts=dirty, limits=limits, previous=previous)
-        run = admin.counting()
-        execute(sync, admin=run)
+        execute(sync, admin=admin)
         report.segment_writes += sum(c.kind == "segment" for c in sync.diff.changes)
         report.other_writes += sum(c.kind != "segment" for c in sync.diff.changes)
         pushed = True

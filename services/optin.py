@@ -11,13 +11,12 @@ from sqlmodel import select
 
 from planner.db import session_scope
 from planner.membership import User
-from planner.errors import PlanNotFound
 from planner.features import FeatureLine, user_features
 from planner.optin import (JoinResult, LeaveResult, Offer, accept_guidelines as accept, effective_members, leave,
                            memberships, open_offers, roster as cohort_roster, waiting_position)
 from planner.optin_batch import JoinRequest
 from planner.plans import list_plans
-from planner.store import plan_row, read_plan_cached
+from planner.store import live_plan, read_plan_cached
 from planner.tables import CohortRow, MembershipRow
 from services.join_queue import JoinQueue
 
@@ -32,10 +31,7 @@ async def join_cohort(*, writer: JoinQueue, plan_key: str, cohort: str, user: st
 def accept_guidelines(*, database_url: str, plan_key: str, user: str, version: int) -> int:
     """Record that `user` accepted guidelines `version` in every cohort of the plan; OptInRefused for an old one."""
     with session_scope(database_url) as session:
-        row = plan_row(session, plan_key)
-        if row is None or row.archived:
-            raise PlanNotFound(plan_key)
-        return accept(session=session, plan=read_plan_cached(session, row), user=user, version=version)
+        return accept(session=session, plan=live_plan(session, plan_key)[1], user=user, version=version)
 
 
 @dataclass
@@ -49,10 +45,7 @@ class Roster:
 def roster(*, database_url: str, plan_key: str, cohort: str) -> Roster:
     """Members (in join order) and the waitlist (in FIFO order) of one cohort, for its lead."""
     with session_scope(database_url) as session:
-        row = plan_row(session, plan_key)
-        if row is None or row.archived:
-            raise PlanNotFound(plan_key)
-        plan = read_plan_cached(session, row)
+        plan = live_plan(session, plan_key)[1]
         members, waiting = cohort_roster(session, plan_key=plan_key, cohort_key=cohort)
     return Roster(plan, plan.cohort(cohort), members, waiting)
 

@@ -13,7 +13,7 @@ from planner.milestones import Standing, standing
 from planner.model import Plan
 from planner.planfile import dump_plan, load_plan
 from planner.plans import ApplyResult
-from planner.store import plan_row, read_plan, read_plan_cached
+from planner.store import live_plan, plan_row, read_plan_cached
 from planner.tables import PlanRow
 from planner.validation import parse_plan
 
@@ -37,10 +37,7 @@ def list_plans(*, database_url: str, now: datetime | None = None) -> list[PlanSu
 def get_plan(*, database_url: str, key: str) -> Plan:
     """The plan `key`; PlanNotFound when there is none or it is archived."""
     with session_scope(database_url) as session:
-        row = plan_row(session, key)
-        if row is None or row.archived:
-            raise PlanNotFound(key)
-        return read_plan_cached(session, row)
+        return live_plan(session, key)[1]
 
 
 def export_plan(*, database_url: str, key: str) -> str:
@@ -87,11 +84,3 @@ def archive_plan(*, database_url: str, key: str, actor: str) -> bool:
         session.add(row)
         audit.record(session, action="plan.archive", actor=actor, plan_id=row.id, summary="archived the plan")
         return True
-
-
-def read_stored(session, key: str) -> tuple[PlanRow, Plan]:
-    """The row and plan of a plan that is not archived, inside a caller's transaction (for other services)."""
-    row = plan_row(session, key)
-    if row is None or row.archived:
-        raise PlanNotFound(key)
-    return row, read_plan(session, row)

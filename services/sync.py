@@ -20,9 +20,9 @@ from flags.errors import UnleashError, UnleashUnavailable
 from flags.reconcile import Progress, SyncPlan, execute, prepare
 from planner import audit
 from planner.db import session_scope
-from planner.errors import JobNotFound, PlanNotFound, SyncBusy
+from planner.errors import JobNotFound, SyncBusy
 from planner.optin import effective_members, mark_pushed
-from planner.store import plan_row, read_plan, read_plan_cached
+from planner.store import live_plan
 from planner.syncruns import (ACTIVE, LEASE, acquire_lease, finish_run, job, latest_job, mark_abandoned,
                               previous_fingerprints, release_lease, renew_lease, report_progress, runs, start_run)
 from planner.tables import SyncRunRow
@@ -38,6 +38,11 @@ class LeaseTiming:
 
     hold: timedelta = LEASE
     heartbeat: float = 5.0
+
+    @classmethod
+    def of(cls, settings) -> LeaseTiming:
+        """As PLANNER_SYNC_LEASE_SECONDS and PLANNER_SYNC_HEARTBEAT_SECONDS say."""
+        return cls(hold=timedelta(seconds=settings.sync_lease_seconds), heartbeat=settings.sync_heartbeat_seconds)
 
 
 @dataclass
@@ -80,15 +85,11 @@ def _begin(database_url: str, plan_key: str, actor: str, *, dry_run: bool, recor
     while True:
         try:
             with session_scope(database_url, serial=True) as session:
-                row = plan_row(session, plan_key)
-                if row is None or row.archived:
-                    raise PlanNotFound(plan_key)
-                plan = read_plan(session, row)
+                row, plan = live_plan(session, plan_key)
                 members, member_versions = effective_members(session, plan)
                 previous = previous_fingerprints(session, row.id)
                 lease = None if dry_run else acquire_lease(session, row, hold=timing.hold)
-                run = start_run(session, plan_row=row, actor=actor, dry_run=dry_run, state=state,
-                                lease_owner=lease) if record else None
+                run = start_run(session, plan_row=row, actor=actor, dry_run=dry_run, state=state) if record else None
                 return _Begun(plan, row.id, members, member_versions, previous, lease, run)
         except SyncBusy as busy:
             if not busy.push_round or time.monotonic() > deadline:
@@ -105,7 +106,6 @@ class _Reporter:
     timing: LeaseTiming
     done: int = 0
     total: int = 0
-    lost: bool = False
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
@@ -115,12 +115,14 @@ class _Reporter:
         self.done, self.total = done, total
 
     def __enter__(self) -> _Reporter:
-        self._thread.start()
+        if self.begun.run is not None or self.begun.lease:  # an unrecorded dry run has nothing to report
+            self._thread.start()
         return self
 
     def __exit__(self, *_exc) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
 
     def _run(self) -> None:
         last_beat, written = time.monotonic(), (-1, -1)
@@ -131,7 +133,6 @@ class _Reporter:
                     if beat and self.begun.lease:
                         last_beat = time.monotonic()
                         if not renew_lease(session, self.begun.plan_id, self.begun.lease, hold=self.timing.hold):
-                            self.lost = True
                             log.warning("sync of plan %s lost its lease", self.begun.plan.key)
                     if self.begun.run is not None and (beat or (self.done, self.total) != written):
                         report_progress(session, self.begun.run.id, done=self.done, total=self.total)
@@ -240,25 +241,24 @@ def sync_history(*, database_url: str, key: str, timing: LeaseTiming = LeaseTimi
     """The plan, its latest job (or job `job_id`: JobNotFound) and its history. Jobs whose process died are
     marked abandoned here, once their lease has run out, so every process shows the same."""
     with session_scope(database_url, serial=True) as session:
-        row = plan_row(session, key)
-        if row is None or row.archived:
-            raise PlanNotFound(key)
+        row, plan = live_plan(session, key)
         mark_abandoned(session, row.id, lease=timing.hold)
         current = job(session, row.id, job_id) if job_id is not None else latest_job(session, row.id)
         if job_id is not None and current is None:
             raise JobNotFound(key, job_id)
-        return SyncPanel(read_plan_cached(session, row), current, runs(session, row.id))
+        return SyncPanel(plan, current, runs(session, row.id))
 
 
-def sync_panel(*, database_url: str, key: str, admin, timing: LeaseTiming = LeaseTiming()) -> SyncPanel:
-    """The panel: the history and, unless a job is running, what Apply would change now, computed without
-    being recorded. Unleash being unreachable is shown, not raised."""
-    panel = sync_history(database_url=database_url, key=key, timing=timing)
+def sync_panel(*, database_url: str, key: str, admin, timing: LeaseTiming = LeaseTiming(),
+               job_id: int | None = None) -> SyncPanel:
+    """The panel: the history with the latest job (or job `job_id`) and, unless that job is running, what
+    Apply would change now, computed without being recorded. Unleash being unreachable is shown, not raised."""
+    panel = sync_history(database_url=database_url, key=key, timing=timing, job_id=job_id)
     if panel.running:
         return panel
-    try:
-        panel.dry = sync_plan(database_url=database_url, plan_key=key, admin=admin, actor="panel", dry_run=True,
-                              record=False).as_json()
-    except (UnleashError, DesiredStateError) as exc:
-        panel.error = str(exc)
+    dry = sync_plan(database_url=database_url, plan_key=key, admin=admin, actor="panel", dry_run=True, record=False)
+    if dry.outcome == "ok":
+        panel.dry = dry.as_json()
+    else:  # Unleash unreachable, or the plan does not fit its limits: said, never "already matches"
+        panel.error = dry.error
     return panel

@@ -6,8 +6,6 @@ import gc
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from datetime import timedelta
-
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -75,8 +73,7 @@ def create_app(*, settings: Settings | None = None) -> FastAPI:
     compile_templates()
     app.state.join_queue = JoinQueue(config.database_url)
     app.state.admin = config.admin() if config.unleash_admin_token.get_secret_value() else None
-    app.state.lease_timing = LeaseTiming(hold=timedelta(seconds=config.sync_lease_seconds),
-                                         heartbeat=config.sync_heartbeat_seconds)
+    app.state.lease_timing = LeaseTiming.of(config)
     app.add_middleware(SessionMiddleware, secret_key=config.session_secret.get_secret_value(),
                        session_cookie="planner_session", same_site="lax", https_only=config.secure_cookies)
     app.mount("/static/vendor/swagger", StaticFiles(directory=SWAGGER, check_dir=False), name="swagger")

@@ -6,9 +6,6 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
-KIND_LABELS = {"features": "feature", "cohorts": "cohort", "kpis": "KPI", "phases": "phase"}
-
-
 def _text(form: FormData, name: str) -> str:
     return str(form.get(name) or "").strip()
 

@@ -22,7 +22,6 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('progress_done', sa.Integer(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('progress_total', sa.Integer(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('heartbeat_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
-        batch_op.add_column(sa.Column('lease_owner', sqlmodel.sql.sqltypes.AutoString(), nullable=True))
     op.execute("UPDATE sync_run SET state = 'done' WHERE state = 'ok'")
     op.execute("UPDATE sync_run SET state = 'abandoned' WHERE state = 'interrupted'")
 
@@ -31,7 +30,6 @@ def downgrade() -> None:
     op.execute("UPDATE sync_run SET state = 'ok' WHERE state = 'done'")
     op.execute("UPDATE sync_run SET state = 'interrupted' WHERE state IN ('abandoned', 'queued')")
     with op.batch_alter_table('sync_run', schema=None) as batch_op:
-        batch_op.drop_column('lease_owner')
         batch_op.drop_column('heartbeat_at')
         batch_op.drop_column('progress_total')
         batch_op.drop_column('progress_done')

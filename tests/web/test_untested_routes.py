@@ -172,9 +172,9 @@ def test_a_wrong_currency_is_named_next_to_the_field_and_nothing_is_saved(lead, 
 def test_an_archived_plan_is_gone_from_the_list_the_api_its_page_and_the_pilots(lead, member, demo):
     assert f'href="/plans/{KEY}"' in lead.get("/plans").text and "Pilot group" in member.get("/pilot").text
     response = lead.post(f"/plans/{KEY}/archive")
-    # htmx is sent on to the plans (HX-Redirect loads the page whole, HX-Location swaps it in)
+    # htmx loads the plans page whole (HX-Redirect), never a fragment swapped into the page (HX-Location)
     assert response.status_code == 204
-    assert (response.headers.get("HX-Redirect") or response.headers.get("HX-Location")) == "/plans"
+    assert response.headers.get("HX-Redirect") == "/plans" and "HX-Location" not in response.headers
     assert f'href="/plans/{KEY}"' not in lead.get("/plans").text
     assert lead.get("/api/plans").json() == []
     assert lead.get(f"/plans/{KEY}").status_code == 404
@@ -335,3 +335,20 @@ def test_signed_out_visitors_cannot_use_the_api(app, demo):
     anonymous = TestClient(app, follow_redirects=False)
     for url in (f"/api/plans/{KEY}", f"/api/plans/{KEY}/syncs", f"/api/plans/{KEY}/bootstrap"):
         assert anonymous.get(url).status_code == 401, url
+
+
+def test_the_sync_panel_says_so_when_unleash_cannot_be_read(database_url, demo):
+    """Unleash down: the panel says it could not be read, never that Unleash already matches the plan."""
+    from services.settings import Settings
+    from tests.ports import free_port
+    from tests.web.conftest import sign_in
+    from web.app import create_app
+
+    token = "*:*." + "s3cret" * 8
+    app = create_app(settings=Settings(dev_login=True, session_secret="t" * 32, database_url=database_url,
+                                       unleash_url=f"http://127.0.0.1:{free_port()}/api", unleash_admin_token=token,
+                                       background=False))
+    page = sign_in(app, "lead-1", "lead").get(f"/plans/{KEY}/sync", htmx=True)
+    assert page.status_code == 200 and "Unleash could not be read" in page.text
+    assert "already matches" not in page.text and "Apply" not in page.text
+    assert token not in page.text and "s3cret" not in page.text

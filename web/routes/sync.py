@@ -51,7 +51,5 @@ def job_progress(key: str, job_id: int, request: Request, _lead: Lead, database_
                  timing: LeaseDep):
     """One job's state and progress, read from its row (any worker answers the same); once it has ended,
     the panel as it opens: the history with it, and a fresh diff."""
-    panel = sync.sync_history(database_url=database_url, key=key, timing=timing, job_id=job_id)
-    if not panel.running:
-        panel = sync.sync_panel(database_url=database_url, key=key, admin=admin, timing=timing)
+    panel = sync.sync_panel(database_url=database_url, key=key, admin=admin, timing=timing, job_id=job_id)
     return _panel(request, panel, block="panel")
