@@ -11,13 +11,13 @@ from sqlmodel import Session
 
 from planner import audit
 from planner.errors import EditConflict, EditInvalid, ItemNotFound
-from planner.model import Plan, Spec
+from planner.model import PARTS, Plan, Spec
 from planner.planfile import plan_document
 from planner.store import live_plan, write_plan
 from planner.validation import PlanInvalid, parse_plan
 from planner.wording import KIND_LABELS
 
-KINDS = ("features", "cohorts", "kpis", "phases")
+KINDS = tuple(PARTS)
 
 
 def fingerprint(item: Spec | Plan | None) -> str:

@@ -175,3 +175,7 @@ class Plan(Spec):
 
     def cohort(self, key: str) -> Cohort:
         return next(c for c in self.cohorts if c.key == key)
+
+
+# The parts of a plan, in the plan file's order: the name of each list and the model of its items.
+PARTS: dict[str, type[Spec]] = {"features": Feature, "cohorts": Cohort, "kpis": Kpi, "phases": Phase}

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, SQLModel, select
 
 from planner.errors import PlanNotFound
-from planner.model import Cohort, Feature, Grant, Guidelines, Kpi, Phase, Plan, Rule, Training, UnleashBinding
+from planner.model import PARTS, Plan, Spec
 from planner.tables import CohortRow, CohortUserRow, FeatureRow, KpiRow, PhaseRow, PlanRow, utcnow
 
 
@@ -20,33 +19,44 @@ def _children(session: Session, table: type[SQLModel], plan_id: int) -> list[Any
     return list(session.exec(select(table).where(table.plan_id == plan_id).order_by(table.position)))
 
 
+# The one mapping between a plan and its rows. The plan's own columns: column -> field path in the plan.
+PLAN_COLUMNS = {"title": "title", "goal": "goal", "flag_prefix": "flag_prefix", "currency": "currency",
+                "guidelines_version": "guidelines.version", "guidelines_text": "guidelines.text",
+                "guidelines_pause": "guidelines.pause_until_accepted", "project": "unleash.project",
+                "environment": "unleash.environment"}
+# Each part of a plan is a table whose columns are the part's fields by name (a cohort's users have a
+# table of their own, in order), plus the row's plan, position and id.
+TABLES: dict[str, type[SQLModel]] = {"features": FeatureRow, "cohorts": CohortRow, "kpis": KpiRow, "phases": PhaseRow}
+OWN_TABLE = {"users"}
+
+
+def _row_values(item: Spec) -> dict[str, Any]:
+    """An item's columns: its fields as JSON would carry them (instants as ISO text, enums as values)."""
+    return item.model_dump(mode="json", exclude={"key"} | OWN_TABLE)
+
+
+def _item(model: type[Spec], row: SQLModel, **extra: Any) -> Spec:
+    return model.model_validate({name: getattr(row, name) for name in model.model_fields if name not in OWN_TABLE}
+                                | extra)
+
+
 def read_plan(session: Session, row: PlanRow) -> Plan:
-    cohorts = _children(session, CohortRow, row.id)
-    users: dict[int, list[str]] = {c.id: [] for c in cohorts}
-    if cohorts:
+    doc: dict[str, Any] = {"plan": row.key}
+    for column, path in PLAN_COLUMNS.items():
+        *parents, name = path.split(".")
+        target = doc
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[name] = getattr(row, column)
+    rows = {kind: _children(session, TABLES[kind], row.id) for kind in PARTS}
+    users: dict[int, list[str]] = {c.id: [] for c in rows["cohorts"]}
+    if users:
         for u in session.exec(select(CohortUserRow).where(CohortUserRow.cohort_id.in_(list(users)))
                               .order_by(CohortUserRow.cohort_id, CohortUserRow.position)):
             users[u.cohort_id].append(u.user_id)
-    return Plan(
-        plan=row.key, title=row.title, goal=row.goal, flag_prefix=row.flag_prefix, currency=row.currency,
-        guidelines=Guidelines(version=row.guidelines_version, text=row.guidelines_text,
-                              pause_until_accepted=row.guidelines_pause),
-        unleash=UnleashBinding(project=row.project, environment=row.environment),
-        features=tuple(Feature(key=f.key, name=f.name, description=f.description)
-                       for f in _children(session, FeatureRow, row.id)),
-        cohorts=tuple(Cohort(key=c.key, name=c.name, kind=c.kind, description=c.description, interests=c.interests,
-                             needs=c.needs, capacity=c.capacity,
-                             percentage=c.percentage, users=tuple(users[c.id]),
-                             rules=tuple(Rule.model_validate(r) for r in c.rules)) for c in cohorts),
-        kpis=tuple(Kpi(key=k.key, name=k.name, source=k.source, target=k.target)
-                   for k in _children(session, KpiRow, row.id)),
-        phases=tuple(Phase(key=p.key, name=p.name, starts=datetime.fromisoformat(p.starts),
-                           ends=datetime.fromisoformat(p.ends) if p.ends else None, status=p.status,
-                           cohorts=tuple(p.cohorts), features=tuple(p.features), gate=tuple(p.gate),
-                           grants=tuple(Grant.model_validate(g) for g in p.grants), owners=tuple(p.owners),
-                           budget=p.budget, trainings=tuple(Training.model_validate(t) for t in p.trainings))
-                     for p in _children(session, PhaseRow, row.id)),
-    )
+    for kind, model in PARTS.items():
+        doc[kind] = [_item(model, r, **({"users": users[r.id]} if kind == "cohorts" else {})) for r in rows[kind]]
+    return Plan.model_validate(doc)
 
 
 def live_plan(session: Session, key: str) -> tuple[PlanRow, Plan]:
@@ -80,34 +90,13 @@ def read_plan_cached(session: Session, row: PlanRow) -> Plan:
     return plan
 
 
-def _feature_values(f: Feature) -> dict[str, Any]:
-    return {"name": f.name, "description": f.description}
-
-
-def _cohort_values(c: Cohort) -> dict[str, Any]:
-    return {"name": c.name, "kind": c.kind.value, "description": c.description, "interests": c.interests,
-            "needs": c.needs, "capacity": c.capacity,
-            "percentage": c.percentage, "rules": [r.model_dump(mode="json") for r in c.rules]}
-
-
-def _kpi_values(k: Kpi) -> dict[str, Any]:
-    return {"name": k.name, "source": k.source.value, "target": k.target}
-
-
-def _phase_values(p: Phase) -> dict[str, Any]:
-    return {"name": p.name, "starts": p.starts.isoformat(), "ends": p.ends.isoformat() if p.ends else None,
-            "status": p.status.value, "cohorts": list(p.cohorts), "features": list(p.features),
-            "gate": list(p.gate), "grants": [g.model_dump(mode="json") for g in p.grants], "owners": list(p.owners),
-            "budget": p.budget, "trainings": [{**t.model_dump(mode="json"), "at": t.at.isoformat()} for t in p.trainings]}
-
-
-def _upsert(session: Session, table: type[SQLModel], plan_id: int, specs, values) -> dict[str, Any]:
+def _upsert(session: Session, table: type[SQLModel], plan_id: int, specs) -> dict[str, Any]:
     """Make the plan's rows of `table` match `specs`: update by key, insert new, delete the rest."""
     existing = {row.key: row for row in _children(session, table, plan_id)}
     rows = {}
     for position, spec in enumerate(specs):
         row = existing.pop(spec.key, None) or table(plan_id=plan_id, key=spec.key)
-        for name, value in {**values(spec), "position": position}.items():
+        for name, value in {**_row_values(spec), "position": position}.items():
             if getattr(row, name, None) != value:
                 setattr(row, name, value)
         session.add(row)
@@ -134,19 +123,20 @@ def write_plan(session: Session, plan: Plan) -> PlanRow:
     row = plan_row(session, plan.key)
     if row is None:
         row = PlanRow(key=plan.key, version=0)
-    row.title, row.goal, row.flag_prefix, row.currency = plan.title, plan.goal, plan.flag_prefix, plan.currency
-    row.guidelines_version, row.guidelines_text = plan.guidelines.version, plan.guidelines.text
-    row.guidelines_pause = plan.guidelines.pause_until_accepted
-    row.project, row.environment = plan.unleash.project, plan.unleash.environment
+    values = plan.model_dump(include={"title", "goal", "flag_prefix", "currency", "guidelines", "unleash"})
+    for column, path in PLAN_COLUMNS.items():
+        value = values
+        for name in path.split("."):
+            value = value[name]
+        setattr(row, column, value)
     row.version += 1
     row.updated_at = utcnow()
     session.add(row)
     session.flush()
-    _upsert(session, FeatureRow, row.id, plan.features, _feature_values)
-    cohort_rows = _upsert(session, CohortRow, row.id, plan.cohorts, _cohort_values)
-    for cohort in plan.cohorts:
-        _write_users(session, cohort_rows[cohort.key], cohort.users)
-    _upsert(session, KpiRow, row.id, plan.kpis, _kpi_values)
-    _upsert(session, PhaseRow, row.id, plan.phases, _phase_values)
+    for kind in PARTS:
+        written = _upsert(session, TABLES[kind], row.id, getattr(plan, kind))
+        if kind == "cohorts":
+            for cohort in plan.cohorts:
+                _write_users(session, written[cohort.key], cohort.users)
     session.flush()
     return row

@@ -11,14 +11,13 @@ import semver
 from pydantic import TypeAdapter, ValidationError
 
 from planner.errors import PlanError, PlanInvalid
-from planner.model import Cohort, CohortKind, Feature, Kpi, Phase, Plan, Rule
+from planner.model import PARTS, Cohort, CohortKind, Phase, Plan, Rule
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,59}$")
 # Unleash flag names must survive encodeURIComponent unchanged; we keep to a plain, portable subset.
 FLAG_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,99}$")
 CONTEXT_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")
 KPI_TARGET_PATTERN = re.compile(r"^\s*(>=|<=|>|<|==)\s*(-?\d+(?:\.\d+)?)\s*$")
-LISTS: dict[str, type] = {"features": Feature, "cohorts": Cohort, "kpis": Kpi, "phases": Phase}
 
 
 
@@ -51,7 +50,7 @@ def parse_plan(raw: Any) -> Plan:
     errors: list[PlanError] = []
     items: dict[str, list] = {}
     broken_keys: dict[str, set[str]] = {}
-    for name, model in LISTS.items():
+    for name, model in PARTS.items():
         value = raw.get(name, [])
         if value is None:
             value = []
@@ -71,11 +70,11 @@ def parse_plan(raw: Any) -> Plan:
         broken_keys[name] = {item["key"] for item in value if isinstance(item, dict) and isinstance(item.get("key"), str)}
     plan = None
     try:
-        plan = Plan.model_validate({**raw, **{name: [] for name in LISTS}})
+        plan = Plan.model_validate({**raw, **{name: [] for name in PARTS}})
     except ValidationError as exc:
         errors.extend(_pydantic_errors("", exc))
     if plan is not None:
-        plan = plan.model_copy(update={name: tuple(obj for _, obj in items[name]) for name in LISTS})
+        plan = plan.model_copy(update={name: tuple(obj for _, obj in items[name]) for name in PARTS})
         errors.extend(_semantic_errors(plan, items, broken_keys))
     if errors:
         raise PlanInvalid(errors)
