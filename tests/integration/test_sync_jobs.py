@@ -139,3 +139,35 @@ def _answers(base: str) -> bool:
         return httpx.get(f"{base}/health", timeout=5).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_the_api_starts_a_sync_job_and_records_only_the_dry_runs_a_lead_asks_for(database_url, admin):
+    from planner.syncruns import acquire_lease, release_lease
+    from services.settings import Settings
+    from tests.web.conftest import sign_in
+    from web.app import create_app
+
+    plan = big_plan(5)
+    apply_plan(database_url=database_url, plan=plan, actor="test")
+    app = create_app(settings=Settings(dev_login=True, session_secret="t" * 32, database_url=database_url,
+                                       background=False))
+    lead = sign_in(app, "lead-1", "lead")
+    syncs = f"/api/plans/{plan.key}/syncs"
+    assert lead.client.post(syncs, json={"dry_run": True}).status_code == 403  # a cookie needs the CSRF token
+    dry = lead.client.post(syncs, json={"dry_run": True}, headers={"X-CSRF-Token": lead.csrf})
+    assert dry.status_code == 200 and dry.json()["writes"] == 0 and dry.json()["created"] > 0
+    assert [(j["dry_run"], j["state"]) for j in lead.get(syncs).json()] == [(True, "done")]  # asked for: recorded
+    with session_scope(database_url) as session:  # another sync holds the plan
+        owner = acquire_lease(session, plan_row(session, plan.key))
+    assert lead.client.post(syncs, json={}, headers={"X-CSRF-Token": lead.csrf}).status_code == 409
+    with session_scope(database_url) as session:
+        release_lease(session, plan_row(session, plan.key).id, owner)
+    started = lead.client.post(syncs, json={}, headers={"X-CSRF-Token": lead.csrf})
+    assert started.status_code == 202 and started.json()["state"] in ("queued", "running")
+    follow = started.headers["Location"]
+    done = wait_for(lambda: (j := lead.get(follow).json())["state"] not in ("queued", "running") and j,
+                    deadline=60, what="the job to end")
+    assert done["state"] == "done" and done["writes"] == done["progress"]["total"] > 0 and done["actor"] == "lead-1"
+    again = lead.client.post(syncs, json={"dry_run": True}, headers={"X-CSRF-Token": lead.csrf}).json()
+    assert again["items"] == [] and again["outcome"] == "ok"
+    assert lead.get(f"{syncs}/999999").status_code == 404

@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, Field
 
 from planner.inputs import parse_instant, parse_properties
 from planner.planfile import plan_document
 from services import bootstrap, plans, sync
 from services.preview import preview
-from web.auth import Lead
-from web.deps import DatabaseDep, LeaseDep, SettingsDep
+from web.auth import Lead, verify_csrf
+from web.deps import AdminDep, DatabaseDep, LeaseDep, SettingsDep
 
 router = APIRouter(prefix="/api", tags=["api"])
 
@@ -46,14 +47,40 @@ def api_preview(key: str, _lead: Lead, database_url: DatabaseDep,
                          for f, gs in (result.user_result or {}).items()}}
 
 
+def _job(r) -> dict[str, Any]:
+    return {"id": r.id, "started_at": r.started_at, "finished_at": r.finished_at, "actor": r.actor,
+            "dry_run": r.dry_run, "state": r.state, "progress": {"done": r.progress_done, "total": r.progress_total},
+            "writes": r.writes, "counts": r.counts, "changes": r.changes, "error": r.error}
+
+
 @router.get("/plans/{key}/syncs")
 def api_syncs(key: str, _lead: Lead, database_url: DatabaseDep, timing: LeaseDep) -> list[dict[str, Any]]:
     """The plan's sync jobs, newest first, each with its state, progress, diff and outcome."""
-    history = sync.sync_history(database_url=database_url, key=key, timing=timing)
-    return [{"id": r.id, "started_at": r.started_at, "finished_at": r.finished_at, "dry_run": r.dry_run,
-             "state": r.state, "progress": {"done": r.progress_done, "total": r.progress_total},
-             "writes": r.writes, "counts": r.counts, "changes": r.changes, "error": r.error}
-            for r in history.runs]
+    return [_job(r) for r in sync.sync_history(database_url=database_url, key=key, timing=timing).runs]
+
+
+class SyncRequest(BaseModel):
+    dry_run: bool = Field(False, description="compute what a sync would change, write nothing (recorded in the history)")
+
+
+@router.post("/plans/{key}/syncs", status_code=202, dependencies=[Depends(verify_csrf)],
+             responses={200: {"description": "a dry run, finished"}, 409: {"description": "another sync runs"}})
+def api_start_sync(key: str, body: SyncRequest, response: Response, lead: Lead, database_url: DatabaseDep,
+                   admin: AdminDep, timing: LeaseDep) -> dict[str, Any]:
+    """Start a sync job (202; follow it at `Location`), or with `dry_run` answer what it would change (200)."""
+    if body.dry_run:
+        response.status_code = 200
+        return sync.sync_plan(database_url=database_url, plan_key=key, admin=admin, actor=lead.user,
+                              dry_run=True, timing=timing).as_json()
+    job_id = sync.start_sync_job(database_url=database_url, plan_key=key, admin=admin, actor=lead.user, timing=timing)
+    response.headers["Location"] = f"/api/plans/{key}/syncs/{job_id}"
+    return _job(sync.sync_history(database_url=database_url, key=key, timing=timing, job_id=job_id).job)
+
+
+@router.get("/plans/{key}/syncs/{job_id}")
+def api_sync_job(key: str, job_id: int, _lead: Lead, database_url: DatabaseDep, timing: LeaseDep) -> dict[str, Any]:
+    """One sync job: its state (queued, running, done, failed, abandoned), progress, diff and outcome."""
+    return _job(sync.sync_history(database_url=database_url, key=key, timing=timing, job_id=job_id).job)
 
 
 @router.get("/plans/{key}/bootstrap")
