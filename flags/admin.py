@@ -33,6 +33,8 @@ _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # Parallel GETs in read_project_state; more gains nothing (measured: see its docstring).
 READ_CONCURRENCY = 4
+# characters of the server's own words kept in an error (it echoes what it refused, of any size)
+MAX_SERVER_MESSAGE = 500
 
 
 @dataclass
@@ -487,10 +489,10 @@ class UnleashAdmin:
         try:
             body = response.json()
         except ValueError:
-            text = response.text.strip()[:300]
+            text = response.text.strip()[:MAX_SERVER_MESSAGE]
             return None, self._scrub(text) or None
         if not isinstance(body, dict):
-            return None, self._scrub(str(body)[:300])
+            return None, self._scrub(str(body)[:MAX_SERVER_MESSAGE])
         details = body.get("details") or []
         message = str(body.get("message") or "")
         if details:
@@ -501,7 +503,10 @@ class UnleashAdmin:
             if text and not any(str(text) in m for m in messages):
                 messages.append(str(text))
         name = body.get("name")
-        return (str(name) if name else None), (self._scrub(" ".join(messages)) or None)
+        said = self._scrub(" ".join(messages))
+        if len(said) > MAX_SERVER_MESSAGE:
+            said = said[:MAX_SERVER_MESSAGE] + f"… ({len(said) - MAX_SERVER_MESSAGE} more characters)"
+        return (str(name) if name else None), (said or None)
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:

@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from planner import audit
 from planner.errors import CohortNotFound, OptInRefused
 from planner.model import CohortKind, Plan, PhaseStatus
+from planner.userids import problem
 from planner.tables import CohortRow, MembershipRow, PlanRow, utcnow
 
 OPEN_STATUSES = (PhaseStatus.scheduled, PhaseStatus.active)
@@ -185,6 +186,8 @@ def effective_members(session: Session, plan: Plan) -> tuple[dict[str, list[str]
         if status != "member":
             continue
         if plan.guidelines.pause_until_accepted and accepted != current:
+            continue
+        if problem(user_id):  # stored before ids were checked at the door: Unleash would refuse the segment
             continue
         members[key].append(user_id)
     return members, versions

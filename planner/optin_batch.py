@@ -24,6 +24,7 @@ from planner.errors import OptInRefused, PlanNotFound
 from planner.model import Plan
 from planner.optin import JoinResult, position_in_waitlist, refusal
 from planner.store import read_plan_cached
+from planner.userids import problem
 from planner.tables import AuditRow, CohortRow, MembershipRow, PlanRow, utcnow
 
 
@@ -58,10 +59,14 @@ def join_batch(session: Session, requests: list[JoinRequest]) -> list[Outcome]:
         if found is None:
             outcomes[i] = PlanNotFound(request.plan_key)
             continue
+        wrong = problem(request.user)
+        if wrong:  # Unleash would refuse the cohort's whole segment for it
+            outcomes[i] = OptInRefused(f"your user id {wrong}, so it cannot be given features; ask IT to fix it")
+            continue
         asked = (request.plan_key, request.cohort_key, request.accepted_version)
         if asked not in refusals:
-            problem = refusal(found[1], request.cohort_key, request.accepted_version)
-            refusals[asked] = None if problem is None else str(problem)
+            refused = refusal(found[1], request.cohort_key, request.accepted_version)
+            refusals[asked] = None if refused is None else str(refused)
         if refusals[asked] is not None:
             outcomes[i] = OptInRefused(refusals[asked])
             continue

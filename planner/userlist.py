@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 
 from planner.errors import PlanError, UserListInvalid
+from planner.userids import problem, shown
 
-USER_ID = re.compile(r"^[^\s,;]{1,200}$")
 HEADERS = {"user", "userid", "user_id", "id", "user id"}
 
 
@@ -25,8 +24,9 @@ def parse_user_list(text: str) -> list[str]:
         if number == 1 and value.lower() in HEADERS:
             continue
         line = f"line {number}"
-        if not USER_ID.match(value):
-            errors.append(PlanError(line, f"'{value}' is not a user id (no spaces, commas or semicolons; 1-200 characters)"))
+        wrong = problem(value)
+        if wrong:
+            errors.append(PlanError(line, f"'{shown(value)}' is not a user id: it {wrong}"))
         elif value in seen:
             errors.append(PlanError(line, f"user '{value}' is already on line {seen[value]}"))
         else:

@@ -11,6 +11,7 @@ import semver
 from pydantic import TypeAdapter, ValidationError
 
 from planner.errors import PlanError, PlanInvalid
+from planner.userids import problem, shown
 from planner.model import PARTS, Cohort, CohortKind, Phase, Plan, Rule
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,59}$")
@@ -150,8 +151,9 @@ def _cohort_errors(path: str, cohort: Cohort) -> list[PlanError]:
             add("users", "a list cohort needs at least one user id")
         seen: set[str] = set()
         for i, user in enumerate(cohort.users):
-            if not user.strip() or user != user.strip():
-                add(f"users[{i}]", f"'{user}' must be a user id without surrounding spaces")
+            wrong = problem(user)
+            if wrong:
+                add(f"users[{i}]", f"'{shown(user)}' is not a user id: it {wrong}")
             elif user in seen:
                 add(f"users[{i}]", f"user '{user}' is listed twice")
             seen.add(user)

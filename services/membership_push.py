@@ -25,6 +25,7 @@ from planner.syncruns import PUSH_LEASE, acquire_lease, has_synced, previous_fin
 from planner.tables import CohortRow, PlanRow, utcnow
 
 log = logging.getLogger(__name__)
+WARN_EVERY = 60.0  # seconds between two log lines of the same failure
 
 
 @dataclass
@@ -92,6 +93,7 @@ class MembershipPusher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="membership-pusher", daemon=True)
         self._limits: tuple[float, ResourceLimits] | None = None
+        self._warned: dict[tuple[str, str], tuple[float, int]] = {}
 
     def start(self) -> None:
         self._thread.start()
@@ -113,8 +115,19 @@ class MembershipPusher:
                              cooldown=0.9 * self.interval):
                     self.report.plans += 1
             except UnleashError as exc:
-                # nothing is lost: the cohort stays marked, the next round tries again
-                log.warning("opt-in changes of plan %s not pushed yet: %s", plan_key, exc)
+                # nothing is lost: the cohort stays marked, the next round tries again (each second: the
+                # same failure is logged once a minute, with how often it happened meanwhile)
+                self._warn(plan_key, str(exc))
+
+    def _warn(self, plan_key: str, message: str) -> None:
+        now = time.monotonic()
+        last, repeats = self._warned.get((plan_key, message), (None, 0))
+        if last is not None and now - last < WARN_EVERY:
+            self._warned[(plan_key, message)] = (last, repeats + 1)
+            return
+        again = f" (and {repeats} times in the last minute)" if repeats else ""
+        log.warning("opt-in changes of plan %s not pushed yet: %s%s", plan_key, message, again)
+        self._warned[(plan_key, message)] = (now, 0)
 
     def _run(self) -> None:
         started = time.monotonic()

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from planner.tokens import TOKEN_PREFIX
+from planner.userids import problem
 from services.tokens import platform_for
 from web.deps import get_settings
 
@@ -72,8 +73,9 @@ def identify(request: Request) -> Identity | None:
             raise HTTPException(403, f"the {config.identity_header} header is only accepted from the SSO proxy")
         groups = frozenset(g.strip() for g in request.headers.get(config.groups_header, "").split(",") if g.strip())
         user = header.strip()
-        if not user:
-            raise HTTPException(403, f"the {config.identity_header} header is empty")
+        wrong = problem(user)
+        if wrong:  # nobody can be given features under it (Unleash refuses such a value)
+            raise HTTPException(403, f"the {config.identity_header} header is not a usable user id: it {wrong}")
         properties = {name: request.headers[header] for name, header in config.property_headers.items()
                       if request.headers.get(header)}
         return Identity(user, groups, config.lead_group in groups, "sso", properties)

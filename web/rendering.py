@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import HTTPException, Request
 from jinja2_fragments.fastapi import Jinja2Blocks
 
+from planner.userids import problem
 from web.auth import csrf_token, identify
 
 templates = Jinja2Blocks(directory=str(Path(__file__).parent / "templates"))
@@ -68,7 +69,7 @@ def _value(form: dict[str, Any] | None, name: str, default: Any = "") -> Any:
     return "" if default is None else default
 
 
-templates.env.globals.update(field_error=_field_error, invalid=_invalid, value=_value)
+templates.env.globals.update(field_error=_field_error, invalid=_invalid, value=_value, user_id_problem=problem)
 
 
 def compile_templates() -> None:

@@ -172,3 +172,25 @@ def test_pushers_of_several_processes_take_turns(database_url, plan, env):
         assert outcome.outcome == "ok" and time.monotonic() - started > 0.5  # waited for the cool-down
         assert dirty_plans(database_url) == []  # the sync took the new member along
     wait_for_client_api(env, lambda _fs: pilot_users(env, plan) == {"t-1", "t-2"})
+
+
+def test_a_stored_id_unleash_would_refuse_blocks_nobody_else_of_the_cohort(database_url, plan, env):
+    """Rows stored before ids were checked at the door (an empty id, one over Unleash's 100 characters): the
+    cohort's segment still reaches Unleash with everyone else, and a lead's sync of the plan succeeds."""
+    from planner.tables import CohortRow, MembershipRow, PlanRow, utcnow
+
+    opt_in(database_url, plan, "ok-1")
+    with session_scope(database_url) as session:
+        cohort = session.query(CohortRow).join(PlanRow).filter(PlanRow.key == plan.key, CohortRow.key == "pilot").one()
+        for user in ("", "x" * 101):
+            session.add(MembershipRow(cohort_id=cohort.id, user_id=user, status="member", requested_at=utcnow(),
+                                      joined_at=utcnow(), guidelines_version=1, accepted_at=utcnow()))
+        cohort.membership_version += 1
+    opt_in(database_url, plan, "ok-2")
+    with admin_client(env) as admin:
+        report = PushReport()
+        push_plan(database_url, plan.key, admin, ResourceLimits(), report)
+        assert dirty_plans(database_url) == []
+        wait_for_client_api(env, lambda _fs: pilot_users(env, plan) == {"ok-1", "ok-2"})
+        synced = sync_plan(database_url=database_url, plan_key=plan.key, admin=admin, actor="lead")
+        assert synced.outcome == "ok" and synced.writes == 0, synced.error

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from planner.membership import User
+from planner.userids import check_user_id
 from services import optin
 from web.auth import Identity, Someone, verify_csrf
 from web.deps import DatabaseDep, JoinQueueDep
@@ -63,7 +64,7 @@ def acting_user(me: Identity, user: str | None) -> str:
         return me.user
     if not getattr(me, "platform", False):
         raise HTTPException(403, "you can only join, leave or look up for yourself")
-    return user
+    return check_user_id(user)
 
 
 @router.get("/offers", response_model=list[Offer])

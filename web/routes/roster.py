@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
+from planner.userids import shown
 from services import optin
 from web.auth import Lead, verify_csrf
 from web.deps import DatabaseDep
@@ -27,10 +28,11 @@ def members_page(key: str, cohort: str, request: Request, _lead: Lead, database_
 
 @router.post("/members/remove")
 def remove_member(key: str, cohort: str, request: Request, lead: Lead, database_url: DatabaseDep,
-                  user: Annotated[str, Form()]):
+                  user: Annotated[str, Form()] = ""):
     result = optin.leave_cohort(database_url=database_url, plan_key=key, cohort=cohort, user=user, actor=lead.user)
-    message = (f"Removed {user}." + (f" {result.promoted} moved up from the waitlist." if result.promoted else "")
-               if result.left else f"{user} was not in the cohort.")
+    who = shown(user) or "the member with an empty id"
+    message = (f"Removed {who}." + (f" {shown(result.promoted)} moved up from the waitlist." if result.promoted else "")
+               if result.left else f"{who} was not in the cohort.")
     return members_page(key, cohort, request, lead, database_url, message=message)
 
 

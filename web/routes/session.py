@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
+from planner.userids import problem
 from web.auth import verify_csrf
 from web.deps import get_settings
 from web.rendering import render
@@ -27,15 +28,17 @@ def login_page(request: Request, next: str = "/plans"):
 
 
 @router.post("/login", dependencies=[Depends(verify_csrf)])
-def login(request: Request, user: Annotated[str, Form()], role: Annotated[str, Form()] = "lead",
+def login(request: Request, user: Annotated[str, Form()] = "", role: Annotated[str, Form()] = "lead",
           next: Annotated[str, Form()] = "/plans", department: Annotated[str, Form()] = "",
           location: Annotated[str, Form()] = ""):
     config = get_settings(request)
     if not config.dev_login:
         raise HTTPException(404, "sign in through the company's single sign-on")
     user = user.strip()
-    if not user or len(user) > 200 or any(c.isspace() for c in user):
-        return render(request, "login.html", {"next": next, "error": "Enter a user id without spaces."}, status=422)
+    wrong = problem(user)
+    if wrong:
+        return render(request, "login.html", {"next": next, "error": f"Enter a usable user id: this one {wrong}."},
+                      status=422)
     request.session["user"] = user
     request.session["groups"] = [config.lead_group] if role == "lead" else []
     request.session["properties"] = {k: v.strip() for k, v in (("department", department), ("location", location))
