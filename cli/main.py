@@ -17,7 +17,6 @@ from flags.errors import UnleashError
 from planner import migrate
 from planner.errors import InputInvalid, PlanInvalid, PlannerError
 from planner.inputs import parse_instant, parse_properties
-from planner.planfile import load_plan
 from services import bootstrap as bootstraps
 from services import plans, tokens
 from services.preview import preview as preview_at
@@ -94,22 +93,21 @@ def plan_apply(file: Annotated[Path, typer.Argument(help="plan YAML file, or - f
                actor: Annotated[str, typer.Option(help="who applies it, for the audit log")] = "cli") -> None:
     """Validate a plan file and store it; nothing is written when any part is wrong."""
     try:
-        text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+        raw = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
     except OSError as exc:
         raise fail(f"cannot read {file}: {exc.strerror}") from None
-    try:
-        plan = load_plan(text)
-    except PlanInvalid as exc:
-        err.print(f"[red]{file}: {len(exc.errors)} error(s), nothing applied[/red]", highlight=False)
-        for error in exc.errors:
-            err.print(f"  {error}", highlight=False, markup=False)
-        raise typer.Exit(1) from None
     with reported():
-        result = plans.apply_plan(database_url=database_url(), plan=plan, actor=actor)
+        try:
+            result = plans.apply_plan_text(database_url=database_url(), text=raw, actor=actor)
+        except PlanInvalid as exc:  # every error on a line of its own, under the file's name
+            err.print(f"[red]{file}: {len(exc.errors)} error(s), nothing applied[/red]", highlight=False)
+            for error in exc.errors:
+                err.print(f"  {error}", highlight=False, markup=False)
+            raise typer.Exit(1) from None
     if not result.changed:
-        out.print(f"plan '{plan.key}' unchanged (version {result.version})")
+        out.print(f"plan '{result.plan}' unchanged (version {result.version})")
         return
-    out.print(f"plan '{plan.key}' {'created' if result.created else 'updated'} (version {result.version})")
+    out.print(f"plan '{result.plan}' {'created' if result.created else 'updated'} (version {result.version})")
     for line in result.changes:
         out.print(f"  {line}", highlight=False, markup=False)
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from planner.errors import InputInvalid
+from planner.limits import instant_problem
 
 EXAMPLE_INSTANT = "2027-02-03T10:00+01:00"
 
@@ -20,6 +21,9 @@ def parse_instant(text: str, *, field: str = "at") -> datetime:
         raise InputInvalid(field, f"'{value}' is not a date and time, e.g. {EXAMPLE_INSTANT}") from None
     if at.tzinfo is None:
         raise InputInvalid(field, f"'{value}' needs a timezone, e.g. {EXAMPLE_INSTANT}")
+    outside = instant_problem(at)
+    if outside:
+        raise InputInvalid(field, f"'{value}' {outside}")
     return at
 
 

@@ -7,13 +7,36 @@ from typing import Any
 import yaml
 
 from planner.model import Plan
+from planner.limits import MAX_FILE_BYTES
 from planner.validation import PlanError, PlanInvalid, parse_plan
+
+
+class _UniqueKeys(yaml.SafeLoader):
+    """YAML as `safe_load` reads it, but a key given twice in one mapping is an error (YAML keeps the last
+    silently: a second `features:` would drop the whole first list)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"'{key}' is given twice in one mapping (first on line {seen[key]})",
+                    key_node.start_mark)
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 def load_plan(text: str) -> Plan:
     """Parse and validate a plan file; raise `PlanInvalid` listing every mistake."""
+    if len(text) > MAX_FILE_BYTES:
+        raise PlanInvalid([PlanError("(file)", f"is {len(text):,} characters long; a plan file has at most "
+                                               f"{MAX_FILE_BYTES:,}")])
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_UniqueKeys)  # noqa: S506 - a SafeLoader
+    except RecursionError:
+        raise PlanInvalid([PlanError("(file)", "is nested too deeply to be a plan")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"

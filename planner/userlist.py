@@ -11,8 +11,14 @@ from planner.userids import problem, shown
 HEADERS = {"user", "userid", "user_id", "id", "user id"}
 
 
-def parse_user_list(text: str) -> list[str]:
-    """User ids from CSV text: the first column of each row; an optional header row; blank lines skipped."""
+def parse_user_list(text: str | bytes) -> list[str]:
+    """User ids from CSV text (an upload's bytes: UTF-8): the first column of each row; an optional header
+    row; blank lines skipped."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise UserListInvalid([PlanError("(file)", "is not UTF-8 text; save the list as UTF-8 CSV")]) from None
     errors: list[PlanError] = []
     users: list[str] = []
     seen: dict[str, int] = {}

@@ -11,6 +11,7 @@ import semver
 from pydantic import TypeAdapter, ValidationError
 
 from planner.errors import PlanError, PlanInvalid
+from planner.limits import document_errors, instant_problem
 from planner.userids import problem, shown
 from planner.model import PARTS, Cohort, CohortKind, Phase, Plan, Rule
 
@@ -48,6 +49,9 @@ def parse_plan(raw: Any) -> Plan:
     """Turn a plan document (parsed YAML or JSON) into a `Plan`, or raise `PlanInvalid` naming every mistake."""
     if not isinstance(raw, dict):
         raise PlanInvalid([PlanError("(plan)", "must be a mapping with `plan`, `features`, `cohorts`, `phases` …")])
+    beyond = document_errors(raw)
+    if beyond:  # nothing else is judged on text or numbers that cannot be stored
+        raise PlanInvalid(beyond)
     errors: list[PlanError] = []
     items: dict[str, list] = {}
     broken_keys: dict[str, set[str]] = {}
@@ -200,6 +204,11 @@ def _rule_errors(path: str, rule: Rule) -> list[PlanError]:
 def _phase_errors(path: str, phase: Phase, keys: dict[str, set[str]]) -> list[PlanError]:
     errors: list[PlanError] = []
     add = lambda field, message: errors.append(PlanError(f"{path}.{field}", message))  # noqa: E731
+    for field, at in (("starts", phase.starts), ("ends", phase.ends),
+                      *((f"trainings[{i}].at", t.at) for i, t in enumerate(phase.trainings))):
+        outside = at is not None and instant_problem(at)
+        if outside:
+            add(field, outside)
     if phase.starts.tzinfo is None:
         add("starts", f"'{phase.starts.isoformat()}' needs a timezone, e.g. 2027-01-11T08:00:00+01:00")
     elif phase.starts.microsecond % 1000:

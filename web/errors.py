@@ -4,6 +4,7 @@ scripts, the error page for a browser. A route catches an error itself only to r
 from __future__ import annotations
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from flags.errors import UnleashError, UnleashUnavailable
@@ -39,6 +40,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(UnleashError)
     def _domain_error(request: Request, exc: Exception):
         return error_response(request, status_of(exc), message_of(exc))
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid_request(request: Request, exc: RequestValidationError):
+        # FastAPI's own answer, without echoing the input: it may be NaN (not JSON, so a 500) or 100 kB long
+        detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                  for e in exc.errors()]
+        return error_response(request, 422, detail)
 
     @app.exception_handler(HTTPException)
     def _http_error(request: Request, exc: HTTPException):

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from markupsafe import Markup, escape
 
+from planner.limits import EARLIEST, LATEST
 from planner.model import Phase, PhaseStatus, Plan
 
 ROW = 26  # px per phase row; the SVG grows by this much per phase
@@ -47,7 +48,10 @@ def _title(text: str) -> str:
 
 
 def _utc(at: datetime) -> datetime:
-    return at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+    """In UTC, and drawn within the years a plan may name (planner.limits): a plan stored before that check
+    with a phase in year 9999 still draws, at the axis' end, instead of overflowing the date arithmetic."""
+    at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+    return min(max(at, EARLIEST), LATEST)
 
 
 def _day(at: datetime) -> str:

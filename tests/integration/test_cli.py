@@ -156,3 +156,15 @@ def test_serve_with_two_workers_shares_sessions_between_them(tmp_path):
     finally:
         os.killpg(server.pid, signal.SIGINT)
         server.wait(timeout=30)
+
+
+def test_a_plan_file_that_is_not_utf8_or_repeats_a_key_is_one_clear_error(cli_env, tmp_path):
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("plan: a\ntitle: Einführung\n".encode("latin-1"))
+    result = run("plan", "apply", str(latin))
+    assert result.exit_code == 1 and "(file): is not UTF-8 text; save the plan file as UTF-8" in result.output
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("plan: a\nfeatures: [{key: blog}]\nfeatures: [{key: wiki}]\n")
+    result = run("plan", "apply", str(twice))
+    assert result.exit_code == 1 and "'features' is given twice in one mapping (first on line 2)" in result.output
+    assert "Traceback" not in result.output and run("plan", "list").output.startswith("no plans yet")

@@ -82,8 +82,9 @@ async def save_sheet(key: str, request: Request, lead: Lead, database_url: Datab
         return respond(request, database_url, key, "sheet", status=409, conflict=exc, editing="sheet", form=dict(form))
     except EditInvalid as exc:
         doc = exc.document or {}
+        # the form's field of each error: `guidelines.text` is the guidelines box
         return respond(request, database_url, key, "sheet", status=422, editing="sheet", form=dict(form),
-                       errors={e.path: readable(e, doc, with_field=False) for e in exc.errors})
+                       errors={e.path.split(".", 1)[0]: readable(e, doc, with_field=False) for e in exc.errors})
     return respond(request, database_url, key, "sheet")
 
 
@@ -127,7 +128,7 @@ async def _item_from_form(request: Request, kind: str, existing: dict[str, Any] 
     users = None
     if form.get("kind") == "list":
         upload = form.get("users_file")
-        text = (await upload.read()).decode("utf-8-sig") if getattr(upload, "filename", "") else str(form.get("users") or "")
+        text = await upload.read() if getattr(upload, "filename", "") else str(form.get("users") or "")
         users = parse_user_list(text)
     return forms.cohort_item(form, users)
 

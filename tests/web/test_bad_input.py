@@ -1,0 +1,32 @@
+"""Bad input through the pages and the API: a clear 4xx naming the field, never a server error."""
+
+from __future__ import annotations
+
+KEY = "intranet-rollout"
+
+
+def test_nan_in_join_json_is_a_422_that_does_not_echo_the_input(member, demo):
+    response = member.client.post(f"/api/pilot/{KEY}/pilot/join", content=b'{"accept_guidelines_version": NaN}',
+                                  headers={"X-CSRF-Token": member.csrf, "content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json() == {"detail": [{"loc": ["body", "accept_guidelines_version"],
+                                           "msg": "Input should be a finite number", "type": "finite_number"}]}
+
+
+def test_a_user_list_upload_that_is_not_utf8_is_named_as_such(lead, demo):
+    response = lead.client.post(f"/plans/{KEY}/cohorts", data={"key": "c2", "kind": "list", "name": "C2"},
+                                files={"users_file": ("u.csv", "user\nJürgen\n".encode("latin-1"))},
+                                headers={"X-CSRF-Token": lead.csrf, "HX-Request": "true"})
+    assert response.status_code == 422 and "is not UTF-8 text" in response.text
+
+
+def test_the_strategy_sheet_shows_an_error_on_the_field_it_belongs_to(lead, demo):
+    response = lead.post(f"/plans/{KEY}/sheet", {"title": "T\x00", "currency": "EUR", "guidelines": "g" * 20_001})
+    assert response.status_code == 422
+    assert 'id="err-title"' in response.text and "contains a NUL character" in response.text
+    assert 'id="err-guidelines"' in response.text and "is 20,001 characters long; at most 20,000" in response.text
+
+
+def test_members_of_an_unknown_plan_or_cohort_are_a_404(lead, demo):
+    assert lead.post("/plans/nope/cohorts/pilot/members/remove", {"user": "u-1"}).status_code == 404
+    assert lead.post(f"/plans/{KEY}/cohorts/nope/members/remove", {"user": "u-1"}).status_code == 404
