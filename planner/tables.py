@@ -182,3 +182,15 @@ class AuditRow(SQLModel, table=True):
     action: str
     summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class SignInRow(SQLModel, table=True):
+    """A development sign-in, so that signing out ends it on the server: a copy of the session cookie made
+    before is void after. Only the session id's SHA-256 is stored."""
+
+    __tablename__ = "sign_in"
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_hash: str = Field(unique=True, index=True, max_length=64)
+    user_id: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)

@@ -3,6 +3,8 @@ guidelines, the lead's roster, and what a user has now and what is coming."""
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -48,6 +50,29 @@ def roster(*, database_url: str, plan_key: str, cohort: str) -> Roster:
         plan = live_plan(session, plan_key)[1]
         members, waiting = cohort_roster(session, plan_key=plan_key, cohort_key=cohort)
     return Roster(plan, plan.cohort(cohort), members, waiting)
+
+
+# a spreadsheet runs a cell starting with one of these as a formula (OWASP: CSV injection)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> str:
+    """A cell a spreadsheet shows as text: one that would start a formula gets a leading apostrophe."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def roster_csv(*, database_url: str, plan_key: str, cohort: str) -> str:
+    """The members, then the waitlist, of one cohort as CSV, every cell safe to open in a spreadsheet."""
+    found = roster(database_url=database_url, plan_key=plan_key, cohort=cohort)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["user_id", "status", "requested_at", "joined_at", "guidelines_version", "accepted_at"])
+    for row in found.members + found.waiting:
+        writer.writerow([csv_cell(v) for v in (row.user_id, row.status, row.requested_at.isoformat(),
+                                               row.joined_at.isoformat() if row.joined_at else "",
+                                               row.guidelines_version, row.accepted_at.isoformat())])
+    return out.getvalue()
 
 
 def leave_cohort(*, database_url: str, plan_key: str, cohort: str, user: str, actor: str | None = None) -> LeaveResult:

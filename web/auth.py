@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from planner.tokens import TOKEN_PREFIX
 from planner.userids import problem
+from services.signins import signed_in_user
 from services.tokens import platform_for
 from web.deps import get_settings
 
@@ -80,17 +81,32 @@ def identify(request: Request) -> Identity | None:
                       if request.headers.get(header)}
         return Identity(user, groups, config.lead_group in groups, "sso", properties)
     signed_in = request.session.get("user") if config.dev_login else None
-    if signed_in:
+    if signed_in and _sign_in_lasts(request, signed_in):
         groups = frozenset(request.session.get("groups", []))
         return Identity(signed_in, groups, config.lead_group in groups, "dev", dict(request.session.get("properties", {})))
     return None
 
 
+def _sign_in_lasts(request: Request, user: str) -> bool:
+    """Whether the development sign-in in the cookie is still on record (signing out ends it on the server);
+    looked up once per request."""
+    known = getattr(request.state, "sign_in_lasts", None)
+    if known is None:
+        session_id = request.session.get("sid")
+        known = bool(session_id) and signed_in_user(database_url=get_settings(request).database_url,
+                                                    session_id=session_id) == user
+        request.state.sign_in_lasts = known
+    return known
+
+
 async def _look_up_token(request: Request) -> None:
-    """A bearer token is a database read: done in the threadpool, once per request (cached on it). The
-    dependencies here are async so that a header or session identity costs no thread hop at all."""
+    """A bearer token or a development sign-in is a database read: done in the threadpool, once per request
+    (cached on it). The dependencies here are async so that a header identity costs no thread hop at all."""
     if _bearer(request) is not None and getattr(request.state, "token_identity", None) is None:
         await run_in_threadpool(token_identity, request)
+    elif get_settings(request).dev_login and request.session.get("user") and \
+            getattr(request.state, "sign_in_lasts", None) is None:
+        await run_in_threadpool(_sign_in_lasts, request, request.session["user"])
 
 
 async def current_identity(request: Request) -> Identity:

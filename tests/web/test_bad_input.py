@@ -30,3 +30,20 @@ def test_the_strategy_sheet_shows_an_error_on_the_field_it_belongs_to(lead, demo
 def test_members_of_an_unknown_plan_or_cohort_are_a_404(lead, demo):
     assert lead.post("/plans/nope/cohorts/pilot/members/remove", {"user": "u-1"}).status_code == 404
     assert lead.post(f"/plans/{KEY}/cohorts/nope/members/remove", {"user": "u-1"}).status_code == 404
+
+
+def test_the_members_csv_opens_formulas_as_text(lead, demo, database_url):
+    """OWASP CSV injection: a cell that a spreadsheet would run as a formula starts with an apostrophe."""
+    import csv
+    import io
+
+    from planner.db import session_scope
+    from planner.tables import CohortRow, MembershipRow, PlanRow, utcnow
+
+    with session_scope(database_url) as session:
+        cohort = session.query(CohortRow).join(PlanRow).filter(PlanRow.key == KEY, CohortRow.key == "pilot").one()
+        for user in ("=1+2", "+cmd", "-2+3", "@SUM(A1)", "plain"):
+            session.add(MembershipRow(cohort_id=cohort.id, user_id=user, status="member", requested_at=utcnow(),
+                                      joined_at=utcnow(), guidelines_version=1, accepted_at=utcnow()))
+    rows = list(csv.reader(io.StringIO(lead.get(f"/plans/{KEY}/cohorts/pilot/members.csv").text)))
+    assert [r[0] for r in rows] == ["user_id", "'=1+2", "'+cmd", "'-2+3", "'@SUM(A1)", "plain"]

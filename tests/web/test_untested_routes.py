@@ -352,3 +352,14 @@ def test_the_sync_panel_says_so_when_unleash_cannot_be_read(database_url, demo):
     assert page.status_code == 200 and "Unleash could not be read" in page.text
     assert "already matches" not in page.text and "Apply" not in page.text
     assert token not in page.text and "s3cret" not in page.text
+
+
+def test_signing_out_ends_the_sign_in_on_the_server_so_a_copied_cookie_is_void(app, lead, demo):
+    from fastapi.testclient import TestClient
+
+    copied = dict(lead.client.cookies)
+    assert TestClient(app, cookies=copied).get("/api/plans").status_code == 200  # the copy works while signed in
+    assert lead.post("/logout", htmx=False).status_code == 303
+    assert TestClient(app, cookies=copied).get("/api/plans").status_code == 401
+    again = TestClient(app, cookies=copied, follow_redirects=False).get("/plans")
+    assert again.status_code == 303 and again.headers["location"].startswith("/login")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -38,13 +36,6 @@ def remove_member(key: str, cohort: str, request: Request, lead: Lead, database_
 
 @router.get("/members.csv")
 def members_csv(key: str, cohort: str, _lead: Lead, database_url: DatabaseDep):
-    found = optin.roster(database_url=database_url, plan_key=key, cohort=cohort)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["user_id", "status", "requested_at", "joined_at", "guidelines_version", "accepted_at"])
-    for row in found.members + found.waiting:
-        writer.writerow([row.user_id, row.status, row.requested_at.isoformat(),
-                         row.joined_at.isoformat() if row.joined_at else "", row.guidelines_version,
-                         row.accepted_at.isoformat()])
-    return Response(out.getvalue(), media_type="text/csv",
+    text = optin.roster_csv(database_url=database_url, plan_key=key, cohort=cohort)
+    return Response(text, media_type="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{key}-{cohort}-members.csv"'})

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 
 from planner.userids import problem
+from services.signins import end_sign_in, start_sign_in
 from web.auth import verify_csrf
 from web.deps import get_settings
 from web.rendering import render
@@ -40,6 +41,7 @@ def login(request: Request, user: Annotated[str, Form()] = "", role: Annotated[s
         return render(request, "login.html", {"next": next, "error": f"Enter a usable user id: this one {wrong}."},
                       status=422)
     request.session["user"] = user
+    request.session["sid"] = start_sign_in(database_url=config.database_url, user=user)
     request.session["groups"] = [config.lead_group] if role == "lead" else []
     request.session["properties"] = {k: v.strip() for k, v in (("department", department), ("location", location))
                                      if v.strip()}
@@ -49,7 +51,10 @@ def login(request: Request, user: Annotated[str, Form()] = "", role: Annotated[s
 
 @router.post("/logout", dependencies=[Depends(verify_csrf)])
 def logout(request: Request):
-    request.session.pop("user", None)
-    request.session.pop("groups", None)
-    request.session.pop("properties", None)
+    """Signing out ends the sign-in on the server too: a copy of the cookie made before is void."""
+    session_id = request.session.get("sid")
+    if session_id:
+        end_sign_in(database_url=get_settings(request).database_url, session_id=session_id)
+    for name in ("user", "sid", "groups", "properties"):
+        request.session.pop(name, None)
     return RedirectResponse("/login" if get_settings(request).dev_login else "/", status_code=303)
