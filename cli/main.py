@@ -287,7 +287,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
         # the development sign-in makes up a secret per process: the workers must share one, or a session
         # made by one worker would be void in the others
         os.environ["PLANNER_SESSION_SECRET"] = secrets.token_urlsafe(32)
-    uvicorn.run("web.app:create_app", factory=True, host=host, port=port, workers=workers)
+    # proxy_headers off: the trust in the SSO proxy's identity header is decided on the real peer address; with
+    # uvicorn's default a local process could name the proxy in X-Forwarded-For and be taken for it
+    uvicorn.run("web.app:create_app", factory=True, host=host, port=port, workers=workers, proxy_headers=False)
 
 
 @app.command()

@@ -68,10 +68,15 @@ def identify(request: Request) -> Identity | None:
     if platform is not None:
         return platform
     config = get_settings(request)
-    header = request.headers.get(config.identity_header)
-    if header is not None:
+    headers = request.headers.getlist(config.identity_header)
+    if headers:
         if not config.is_trusted(request.client.host if request.client else None):
             raise HTTPException(403, f"the {config.identity_header} header is only accepted from the SSO proxy")
+        for name in (config.identity_header, config.groups_header):
+            given = len(request.headers.getlist(name))
+            if given > 1:  # which one the proxy set cannot be told: refuse rather than take the first
+                raise HTTPException(400, f"the {name} header is given {given} times")
+        header = headers[0]
         groups = frozenset(g.strip() for g in request.headers.get(config.groups_header, "").split(",") if g.strip())
         user = header.strip()
         wrong = problem(user)
