@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     # a sign-in form for running the planner alone; never on behind a real SSO proxy
     dev_login: bool = False
     session_secret: SecretStr = SecretStr("")
-    secure_cookies: bool = False
+    # the session cookie only over HTTPS; unset: yes, unless the development sign-in is on (plain http)
+    secure_cookies: bool | None = None
     # background work beside the app: the opt-in pusher, the flag reader, sync jobs (off in some tests)
     background: bool = True
     push_interval: float = 1.0  # seconds between pushes of opt-in changes to Unleash (coalescing window)
@@ -77,6 +78,10 @@ class Settings(BaseSettings):
                                   "PLANNER_DEV_LOGIN=true")
         # development only: sessions last as long as the process
         return self.model_copy(update={"session_secret": SecretStr(secrets.token_urlsafe(32))})
+
+    @property
+    def cookies_secure(self) -> bool:
+        return self.secure_cookies if self.secure_cookies is not None else not self.dev_login
 
     def is_trusted(self, host: str | None) -> bool:
         if not host:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import gc
+import hashlib
+import re
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from services.sync import LeaseTiming
 from web import errors
 from web.auth import NotSignedIn
 from web.rendering import compile_templates
+from web.security import POLICY, SecurityHeaders
 from web.routes import api, audit, health, pilot, pilot_api, plan_page, plans, preview, roster, session, sync, tokens
 
 HERE = Path(__file__).resolve().parent
@@ -75,17 +79,24 @@ def create_app(*, settings: Settings | None = None) -> FastAPI:
     app.state.admin = config.admin() if config.unleash_admin_token.get_secret_value() else None
     app.state.lease_timing = LeaseTiming.of(config)
     app.add_middleware(SessionMiddleware, secret_key=config.session_secret.get_secret_value(),
-                       session_cookie="planner_session", same_site="lax", https_only=config.secure_cookies)
+                       session_cookie="planner_session", same_site="lax", https_only=config.cookies_secure)
+    app.add_middleware(SecurityHeaders)
     app.mount("/static/vendor/swagger", StaticFiles(directory=SWAGGER, check_dir=False), name="swagger")
     app.mount("/static/vendor", StaticFiles(directory=HTMX, check_dir=False), name="vendor")
 
     @app.get("/docs", include_in_schema=False)
     def api_docs():
-        """The API docs, with Swagger UI served from our pinned copy (no CDN)."""
-        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - Swagger UI",
+        """The API docs, with Swagger UI served from our pinned copy (no CDN). Its page starts Swagger UI
+        with an inline script, allowed by its hash alone; Swagger UI styles its elements inline."""
+        page = get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - Swagger UI",
                                    swagger_js_url="/static/vendor/swagger/swagger-ui-bundle.js",
                                    swagger_css_url="/static/vendor/swagger/swagger-ui.css",
                                    swagger_favicon_url="/static/vendor/swagger/favicon-32x32.png")
+        hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'"
+                          for script in re.findall(r"<script>(.*?)</script>", page.body.decode(), re.S))
+        page.headers["Content-Security-Policy"] = POLICY.replace("script-src 'self'", f"script-src 'self' {hashes}") \
+            .replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+        return page
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # plan_page last: its /plans/{key}/{kind} would otherwise catch /preview and /sync
     for module in (health, session, api, pilot_api, pilot, plans, preview, sync, roster, audit, tokens, plan_page):

@@ -134,6 +134,8 @@ def watch(page) -> list[str]:
     def request_failed(request) -> None:
         if off_loopback(request.url):
             problems.append(f"blocked (not loopback): {request.method} {request.url}")
+        elif request.url.endswith("/favicon.svg") and request.failure == "net::ERR_ABORTED":
+            return  # the tab's icon, fetched after the page loaded, cut off by the next navigation: no fault
         else:
             problems.append(f"request failed: {request.method} {request.url} ({request.failure})")
 
