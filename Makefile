@@ -17,7 +17,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
 	&& { echo $$p; break; }; done)
 
-.PHONY: help venv assets browser unleash stop test run bench bench-optin bench-reader bench-page clean
+.PHONY: help venv assets browser unleash stop test run bench bench-optin bench-reader bench-page bench-idle clean
 
 help:
 	@echo "make venv     create $(VENV) and install the project with its dev extras (when pyproject.toml changed)"
@@ -28,7 +28,8 @@ help:
 	@echo "make run      set up, start Unleash, apply and sync the demo plan, serve the planner on :8000 and the"
 	@echo "              example intranet (pages behind the flags) on :8001"
 	@echo "make bench    the sync benchmark (200 features x 10 cohorts) against the running Unleash"
-	@echo "make bench-optin / bench-reader / bench-page   2,000 opt-ins under load; the flag reader; the plan page"
+	@echo "make bench-optin / bench-reader / bench-page / bench-idle   2,000 opt-ins under load; the flag reader;"
+	@echo "              the plan page; an idle planner's CPU beside a large synced plan"
 	@echo "make clean    stop the stack and delete .run/ (databases, tokens), node_modules and caches"
 
 venv: $(VENV_STAMP)
@@ -114,6 +115,10 @@ bench-reader: venv
 bench-optin: venv
 	@$(DEVSTACK) up >/dev/null
 	@$(WITH_STACK_ENV) $(PY) bench/optin_bench.py $(BENCH_ARGS)
+
+bench-idle: venv
+	@$(DEVSTACK) up >/dev/null
+	@$(WITH_STACK_ENV) $(PY) bench/idle_bench.py $(BENCH_ARGS)
 
 bench-page: venv assets
 	@$(PY) bench/plan_page_bench.py

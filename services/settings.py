@@ -48,7 +48,10 @@ class Settings(BaseSettings):
     # background work beside the app: the opt-in pusher, the flag reader, sync jobs (off in some tests)
     background: bool = True
     push_interval: float = 1.0  # seconds between pushes of opt-in changes to Unleash (coalescing window)
-    reader_refresh_interval: int = 1  # seconds between the reader's polls of Unleash
+    # the planner's own flag reader ("My features"): seconds between its polls of Unleash while it runs, and
+    # how long it runs after the last use (an idle planner polls nothing)
+    reader_refresh_interval: int = 15
+    reader_idle_seconds: float = 300.0
     # a running sync renews its lease this often; a lease not renewed for `sync_lease_seconds` is a dead
     # process's, and its job is marked abandoned
     sync_heartbeat_seconds: float = 5.0

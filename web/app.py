@@ -32,7 +32,9 @@ SWAGGER = HERE / "assets" / "node_modules" / "swagger-ui-dist"
 
 @asynccontextmanager
 async def background_work(app: FastAPI):
-    """The flag reader ("My features" asks the real Unleash) and the opt-in pusher, one each per process."""
+    """The flag reader ("My features" asks the real Unleash; it runs only while used) and the opt-in pusher,
+    one each per process."""
+    from flags.on_demand import ReaderOnDemand
     from flags.reader import FlagReader
     from services.membership_push import MembershipPusher
 
@@ -40,9 +42,10 @@ async def background_work(app: FastAPI):
     client_token = config.unleash_client_token.get_secret_value()
     started = []
     if config.background and client_token:
-        reader = FlagReader(url=config.unleash_url, client_token=client_token, app_name="rollout-planner",
-                            environment=config.environment, refresh_interval=config.reader_refresh_interval)
-        reader.start()
+        reader = ReaderOnDemand(
+            lambda: FlagReader(url=config.unleash_url, client_token=client_token, app_name="rollout-planner",
+                               environment=config.environment, refresh_interval=config.reader_refresh_interval),
+            environment=config.environment, idle_after=config.reader_idle_seconds)
         app.state.reader = reader
         started.append(reader.stop)
     if config.background and app.state.admin is not None:

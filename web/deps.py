@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from flags.admin import UnleashAdmin
+from flags.reader import FlagReader
 from planner.errors import NotConfigured
 from services.join_queue import JoinQueue
 from services.settings import Settings
@@ -33,6 +34,13 @@ def get_join_queue(request: Request) -> JoinQueue:
     return request.app.state.join_queue
 
 
+def get_reader(request: Request) -> FlagReader | None:
+    """The planner's flag reader, started now if it is idle (a sync dependency: its first fetch runs in the
+    threadpool); None when the planner has no client token."""
+    on_demand = getattr(request.app.state, "reader", None)
+    return on_demand.reader() if on_demand is not None else None
+
+
 def get_lease_timing(request: Request) -> LeaseTiming:
     return request.app.state.lease_timing
 
@@ -42,3 +50,4 @@ DatabaseDep = Annotated[str, Depends(get_database_url)]
 AdminDep = Annotated[UnleashAdmin, Depends(get_admin)]
 JoinQueueDep = Annotated[JoinQueue, Depends(get_join_queue)]
 LeaseDep = Annotated[LeaseTiming, Depends(get_lease_timing)]
+ReaderDep = Annotated[FlagReader | None, Depends(get_reader)]

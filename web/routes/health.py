@@ -30,7 +30,8 @@ def health(request: Request) -> dict[str, Any]:
                                  "other_writes": pusher.report.other_writes, "admin_writes": pusher.admin.writes}
     joins = request.app.state.join_queue
     result["opt_in_writes"] = {"joins": joins.joins, "batches": joins.batches, "retried_one_by_one": joins.retried}
-    reader = getattr(request.app.state, "reader", None)
-    if reader is not None:
-        result["flag_reader"] = reader.health().as_dict()
+    on_demand = getattr(request.app.state, "reader", None)
+    if on_demand is not None:
+        running = on_demand.running()
+        result["flag_reader"] = running.health().as_dict() if running else "idle (starts when 'My features' is opened)"
     return result

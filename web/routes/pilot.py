@@ -11,7 +11,7 @@ from planner.errors import CohortNotFound, OptInRefused
 from planner.membership import User
 from services import optin
 from web.auth import Someone, verify_csrf
-from web.deps import DatabaseDep, JoinQueueDep
+from web.deps import DatabaseDep, JoinQueueDep, ReaderDep
 from web.rendering import render
 
 router = APIRouter(tags=["pilot"], dependencies=[Depends(verify_csrf)])
@@ -63,8 +63,7 @@ def accept(plan: str, request: Request, me: Someone, database_url: DatabaseDep, 
 
 
 @router.get("/me/features")
-def my_features_page(request: Request, me: Someone, database_url: DatabaseDep):
-    reader = getattr(request.app.state, "reader", None)
+def my_features_page(request: Request, me: Someone, database_url: DatabaseDep, reader: ReaderDep):
     lines = optin.my_features(database_url=database_url, user=User(me.user, dict(me.properties)), reader=reader)
     return render(request, "my_features.html", {"lines": lines, "reader": reader,
                                                  "health": reader.health() if reader else None}, block="features")

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
 from planner.membership import User
 from planner.userids import check_user_id
 from services import optin
 from web.auth import Identity, Someone, verify_csrf
-from web.deps import DatabaseDep, JoinQueueDep
+from web.deps import DatabaseDep, JoinQueueDep, ReaderDep
 
 router = APIRouter(prefix="/api/pilot", tags=["pilot API"], dependencies=[Depends(verify_csrf)])
 
@@ -95,11 +95,10 @@ def api_leave(plan: str, cohort: str, body: ActFor, me: Someone, database_url: D
 
 
 @router.get("/features", response_model=list[FeatureOut])
-def api_features(request: Request, me: Someone, database_url: DatabaseDep, user: str | None = None):
+def api_features(me: Someone, database_url: DatabaseDep, reader: ReaderDep, user: str | None = None):
     """This user's features now and coming, with the plan's reasons and the real Unleash's answer."""
     who = acting_user(me, user)
     properties = dict(me.properties) if who == me.user else {}
-    lines = optin.my_features(database_url=database_url, user=User(who, properties),
-                              reader=getattr(request.app.state, "reader", None))
+    lines = optin.my_features(database_url=database_url, user=User(who, properties), reader=reader)
     return [FeatureOut(plan=line.plan, feature=line.feature, flag=line.flag, since=line.since, now=line.planned_now,
                        unleash=line.unleash, reasons=line.reasons) for line in lines]
