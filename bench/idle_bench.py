@@ -23,12 +23,10 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sync_bench import bench_plan  # noqa: E402
+from sync_bench import empty_plan_of, stored_bench_plan  # noqa: E402
 
 from flags.admin import UnleashAdmin  # noqa: E402
-from planner import migrate  # noqa: E402
 from planner.db import session_scope  # noqa: E402
-from planner.model import Plan  # noqa: E402
 from planner.plans import apply_plan  # noqa: E402
 from services.sync import sync_plan  # noqa: E402
 
@@ -87,11 +85,7 @@ def main() -> None:
     admin = UnleashAdmin(os.environ["UNLEASH_URL"], os.environ["UNLEASH_ADMIN_TOKEN"])
     key = f"bench{uuid.uuid4().hex[:6]}"
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/idle.db"
-        migrate.upgrade(url)
-        plan = bench_plan(key)
-        with session_scope(url) as session:
-            apply_plan(session=session, plan=plan, actor="bench")
+        url, plan = stored_bench_plan(tmp, key)
         synced = sync_plan(database_url=url, plan_key=key, admin=admin, actor="bench")
         if synced.outcome != "ok":
             sys.exit(f"sync failed: {synced.error}")
@@ -99,7 +93,7 @@ def main() -> None:
                   "runs": [idle_share(url, r, args.warmup, args.window) for r in (args.refresh or [None])],
                   "target": "under 2 % of a core"}
         with session_scope(url) as session:
-            apply_plan(session=session, plan=Plan(plan=key, flag_prefix=f"{key}-", unleash=plan.unleash), actor="bench")
+            apply_plan(session=session, plan=empty_plan_of(plan), actor="bench")
         sync_plan(database_url=url, plan_key=key, admin=admin, actor="bench")
     print(json.dumps(report, indent=2))
 

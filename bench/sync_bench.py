@@ -51,6 +51,21 @@ def bench_plan(key: str) -> Plan:
                 features=features, cohorts=cohorts, phases=phases)
 
 
+def stored_bench_plan(directory: str, key: str) -> tuple[str, Plan]:
+    """A new SQLite database in `directory` holding the benchmark plan `key`: its URL and the plan."""
+    url = f"sqlite:///{directory}/bench.db"
+    migrate.upgrade(url)
+    plan = bench_plan(key)
+    with session_scope(url) as session:
+        apply_plan(session=session, plan=plan, actor="bench")
+    return url, plan
+
+
+def empty_plan_of(plan: Plan) -> Plan:
+    """The benchmark plan emptied: syncing it archives every flag and deletes every segment it made."""
+    return Plan(plan=plan.key, flag_prefix=plan.flag_prefix, unleash=plan.unleash)
+
+
 def timed_sync(url: str, key: str, admin: UnleashAdmin) -> dict:
     began = time.perf_counter()
     result = sync_plan(database_url=url, plan_key=key, admin=admin, actor="bench")
@@ -66,11 +81,7 @@ def main() -> None:
     admin = UnleashAdmin(os.environ["UNLEASH_URL"], os.environ["UNLEASH_ADMIN_TOKEN"])
     key = f"bench{uuid.uuid4().hex[:6]}"
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/bench.db"
-        migrate.upgrade(url)
-        plan = bench_plan(key)
-        with session_scope(url) as session:
-            apply_plan(session=session, plan=plan, actor="bench")
+        url, plan = stored_bench_plan(tmp, key)
         report = {"plan": f"{FEATURES} features x {len(plan.cohorts)} cohorts (one a {USERS}-user list)"}
         report["first_sync"] = timed_sync(url, key, admin)
         report["noop_resync"] = timed_sync(url, key, admin)
@@ -81,7 +92,7 @@ def main() -> None:
         report["one_phase_moved"] = timed_sync(url, key, admin)
         # clean up: an empty plan archives every flag and deletes every segment of the benchmark
         with session_scope(url) as session:
-            apply_plan(session=session, plan=Plan(plan=key, flag_prefix=f"{key}-", unleash=plan.unleash), actor="bench")
+            apply_plan(session=session, plan=empty_plan_of(plan), actor="bench")
         report["cleanup"] = timed_sync(url, key, admin)
     print(json.dumps(report, indent=2))
 
