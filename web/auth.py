@@ -140,7 +140,14 @@ async def require_platform(identity: Annotated[Identity, Depends(current_identit
     return identity
 
 
+async def require_person(identity: Annotated[Identity, Depends(current_identity)]) -> Identity:
+    if identity.platform:
+        raise HTTPException(403, "these pages are for people; a platform token acts for a user through /api/pilot")
+    return identity
+
+
 Lead = Annotated[Identity, Depends(require_lead)]
+Person = Annotated[Identity, Depends(require_person)]
 Someone = Annotated[Identity, Depends(current_identity)]
 Platform = Annotated[Identity, Depends(require_platform)]
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.concurrency import run_in_threadpool
 
 from planner.errors import CohortNotFound, OptInRefused
 from planner.membership import User
 from services import optin
-from web.auth import Someone, verify_csrf
+from web.auth import Person, verify_csrf
 from web.deps import DatabaseDep, JoinQueueDep, ReaderDep
 from web.rendering import render
 
@@ -24,15 +24,13 @@ def _page(request: Request, database_url: str, user: str, *, status: int = 200, 
 
 
 @router.get("/pilot")
-def pilot_page(request: Request, me: Someone, database_url: DatabaseDep):
+def pilot_page(request: Request, me: Person, database_url: DatabaseDep):
     return _page(request, database_url, me.user)
 
 
 @router.post("/pilot/{plan}/{cohort}/join")
-async def join_from_page(plan: str, cohort: str, request: Request, me: Someone, database_url: DatabaseDep,
+async def join_from_page(plan: str, cohort: str, request: Request, me: Person, database_url: DatabaseDep,
                          writer: JoinQueueDep, accept: Annotated[int | None, Form()] = None):
-    if me.platform:
-        raise HTTPException(403, "a platform token joins on behalf of a user through /api/pilot/…/join")
     try:
         result = await optin.join_cohort(writer=writer, plan_key=plan, cohort=cohort, user=me.user,
                                          accepted_version=accept)
@@ -44,7 +42,7 @@ async def join_from_page(plan: str, cohort: str, request: Request, me: Someone, 
 
 
 @router.post("/pilot/{plan}/{cohort}/leave")
-def leave_from_page(plan: str, cohort: str, request: Request, me: Someone, database_url: DatabaseDep):
+def leave_from_page(plan: str, cohort: str, request: Request, me: Person, database_url: DatabaseDep):
     try:
         result = optin.leave_cohort(database_url=database_url, plan_key=plan, cohort=cohort, user=me.user)
     except CohortNotFound as exc:
@@ -54,7 +52,7 @@ def leave_from_page(plan: str, cohort: str, request: Request, me: Someone, datab
 
 
 @router.post("/pilot/{plan}/accept")
-def accept(plan: str, request: Request, me: Someone, database_url: DatabaseDep, version: Annotated[int, Form()]):
+def accept(plan: str, request: Request, me: Person, database_url: DatabaseDep, version: Annotated[int, Form()]):
     try:
         optin.accept_guidelines(database_url=database_url, plan_key=plan, user=me.user, version=version)
     except OptInRefused as exc:
@@ -63,7 +61,7 @@ def accept(plan: str, request: Request, me: Someone, database_url: DatabaseDep, 
 
 
 @router.get("/me/features")
-def my_features_page(request: Request, me: Someone, database_url: DatabaseDep, reader: ReaderDep):
+def my_features_page(request: Request, me: Person, database_url: DatabaseDep, reader: ReaderDep):
     lines = optin.my_features(database_url=database_url, user=User(me.user, dict(me.properties)), reader=reader)
     return render(request, "my_features.html", {"lines": lines, "reader": reader,
                                                  "health": reader.health() if reader else None}, block="features")
