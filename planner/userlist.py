@@ -22,8 +22,12 @@ def parse_user_list(text: str | bytes) -> list[str]:
     errors: list[PlanError] = []
     users: list[str] = []
     seen: dict[str, int] = {}
-    rows = csv.reader(io.StringIO(text.lstrip("\ufeff")))
-    for number, row in enumerate(rows, start=1):
+    rows = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    try:
+        numbered = list(enumerate(rows, start=1))
+    except csv.Error as exc:  # e.g. a bare carriage return inside a field
+        raise UserListInvalid([PlanError(f"line {rows.line_num}", f"is not CSV: {exc}")]) from None
+    for number, row in numbered:
         if not row or not any(cell.strip() for cell in row):
             continue
         value = row[0].strip()

@@ -58,6 +58,8 @@ def test_a_user_list_that_is_not_utf8_is_named_as_such():
     with pytest.raises(UserListInvalid, match="line 1"):
         parse_user_list(b"\x00\x01\x02binary")
     assert parse_user_list("\ufeffuser\nJürgen\n".encode("utf-8")) == ["Jürgen"]
+    with pytest.raises(UserListInvalid, match=r"^line \d+: "):  # found by the fuzzer: csv.Error escaped before
+        parse_user_list(b"\r\x00")
 
 
 def test_a_preview_instant_is_bounded_too():
