@@ -127,6 +127,8 @@ class MembershipPusher:
             return
         again = f" (and {repeats} times in the last minute)" if repeats else ""
         log.warning("opt-in changes of plan %s not pushed yet: %s%s", plan_key, message, again)
+        # keep only failures seen within the minute: the messages of a long outage may all differ
+        self._warned = {k: v for k, v in self._warned.items() if now - v[0] < WARN_EVERY}
         self._warned[(plan_key, message)] = (now, 0)
 
     def _run(self) -> None:

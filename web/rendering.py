@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import HTTPException, Request
 from jinja2_fragments.fastapi import Jinja2Blocks
 
-from planner.userids import problem
+from planner.userids import problem, shown
 from web.auth import csrf_token, identify
 
 templates = Jinja2Blocks(directory=str(Path(__file__).parent / "templates"))
@@ -26,6 +26,7 @@ def _local_input(value: datetime | None) -> str:
 
 templates.env.filters["when"] = _when
 templates.env.filters["iso_minutes"] = _local_input
+templates.env.filters["shown"] = shown
 
 
 def is_htmx(request: Request) -> bool:
