@@ -27,6 +27,16 @@ def demo(database_url):
     return demo_plan()
 
 
+@pytest.fixture
+def quiet_app(database_url):
+    """The app with the demo plan and no Unleash credentials: what runs here must never write to the real
+    Unleash (syncs answer 503), whatever it is asked."""
+    with session_scope(database_url) as session:
+        apply_plan(session=session, plan=demo_plan(), actor="seed")
+    return create_app(settings=Settings(dev_login=True, session_secret="q" * 32, database_url=database_url,
+                                        unleash_admin_token="", unleash_client_token="", background=False))
+
+
 def csrf_of(html: str) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', html) or re.search(r'"X-CSRF-Token": "([^"]+)"', html)
     assert match, "no CSRF token on the page"

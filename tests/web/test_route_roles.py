@@ -6,17 +6,12 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from planner.db import session_scope
-from planner.plans import apply_plan
 from planner.tokens import create_token, revoke_token
-from services.settings import Settings
-from tests.plans import demo_plan
 from tests.web.conftest import sign_in
-from web.app import create_app
 
 # who may use a route: anyone; a signed-in person (not a platform token); a person or the platform (the
 # JSON pilot API, where the platform acts for a user); a project lead; the platform alone
@@ -62,14 +57,6 @@ def app_routes(app) -> set[tuple[str, str]]:
     walk(app.routes)
     return found
 
-
-@pytest.fixture
-def quiet_app(database_url):
-    """The app without Unleash credentials (nothing here may write to the real Unleash), with the demo plan."""
-    with session_scope(database_url) as session:
-        apply_plan(session=session, plan=demo_plan(), actor="seed")
-    return create_app(settings=Settings(dev_login=True, session_secret="r" * 32, database_url=database_url,
-                                        unleash_admin_token="", unleash_client_token="", background=False))
 
 
 def test_every_route_has_a_row_and_every_row_a_route(quiet_app):

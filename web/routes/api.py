@@ -14,8 +14,9 @@ from services import bootstrap, plans, sync
 from services.preview import preview
 from web.auth import Lead, verify_csrf
 from web.deps import AdminDep, DatabaseDep, LeaseDep, SettingsDep
+from web.openapi import ERRORS
 
-router = APIRouter(prefix="/api", tags=["api"])
+router = APIRouter(prefix="/api", tags=["api"], responses=ERRORS)
 
 
 @router.get("/plans")

@@ -9,7 +9,7 @@ from web.auth import Lead
 from web.deps import DatabaseDep
 from web.rendering import render
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], include_in_schema=False)  # pages, not the API
 
 
 @router.get("/audit")

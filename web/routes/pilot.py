@@ -14,7 +14,8 @@ from web.auth import Person, verify_csrf
 from web.deps import DatabaseDep, JoinQueueDep, ReaderDep
 from web.rendering import render
 
-router = APIRouter(tags=["pilot"], dependencies=[Depends(verify_csrf)])
+router = APIRouter(tags=["pilot"], dependencies=[Depends(verify_csrf)],
+                   include_in_schema=False)  # pages, not the API
 
 
 def _page(request: Request, database_url: str, user: str, *, status: int = 200, message: str | None = None,

@@ -13,8 +13,9 @@ from planner.userids import check_user_id
 from services import optin
 from web.auth import Identity, Someone, verify_csrf
 from web.deps import DatabaseDep, JoinQueueDep, ReaderDep
+from web.openapi import ERRORS
 
-router = APIRouter(prefix="/api/pilot", tags=["pilot API"], dependencies=[Depends(verify_csrf)])
+router = APIRouter(prefix="/api/pilot", tags=["pilot API"], dependencies=[Depends(verify_csrf)], responses=ERRORS)
 
 
 class JoinRequest(BaseModel):

@@ -19,7 +19,8 @@ from web.deps import DatabaseDep
 from web.rendering import render, templates
 from web.timeline import render_timeline
 
-router = APIRouter(prefix="/plans/{key}", tags=["plan page"], dependencies=[Depends(verify_csrf)])
+router = APIRouter(prefix="/plans/{key}", tags=["plan page"], dependencies=[Depends(verify_csrf)],
+                   include_in_schema=False)  # pages, not the API
 
 # what else on the page shows an item of each kind, refreshed out of band after an edit
 ALSO_SHOWN = {"features": ("matrix",), "cohorts": ("matrix", "phases"), "kpis": ("phases",),

@@ -14,7 +14,8 @@ from web.auth import Lead, verify_csrf
 from web.deps import DatabaseDep
 from web.rendering import is_htmx, render
 
-router = APIRouter(tags=["plans"], dependencies=[Depends(verify_csrf)])
+router = APIRouter(tags=["plans"], dependencies=[Depends(verify_csrf)],
+                   include_in_schema=False)  # pages, not the API
 
 
 def plans_context(database_url: str, **extra):

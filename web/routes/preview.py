@@ -14,7 +14,7 @@ from web.auth import Lead
 from web.deps import DatabaseDep
 from web.rendering import render
 
-router = APIRouter(prefix="/plans/{key}", tags=["preview"])
+router = APIRouter(prefix="/plans/{key}", tags=["preview"], include_in_schema=False)  # pages, not the API
 
 
 @router.get("/preview")

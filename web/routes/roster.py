@@ -13,7 +13,8 @@ from web.auth import Lead, verify_csrf
 from web.deps import DatabaseDep
 from web.rendering import render
 
-router = APIRouter(prefix="/plans/{key}/cohorts/{cohort}", tags=["roster"], dependencies=[Depends(verify_csrf)])
+router = APIRouter(prefix="/plans/{key}/cohorts/{cohort}", tags=["roster"], dependencies=[Depends(verify_csrf)],
+                   include_in_schema=False)  # pages, not the API
 
 
 @router.get("/members")

@@ -13,7 +13,7 @@ from web.auth import verify_csrf
 from web.deps import get_settings
 from web.rendering import render
 
-router = APIRouter(tags=["session"])
+router = APIRouter(tags=["session"], include_in_schema=False)  # pages, not the API
 
 
 def _local(path: str) -> str:

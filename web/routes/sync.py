@@ -15,7 +15,8 @@ from web.auth import Lead, verify_csrf
 from web.deps import AdminDep, DatabaseDep, LeaseDep
 from web.rendering import is_htmx, render
 
-router = APIRouter(prefix="/plans/{key}/sync", tags=["sync"], dependencies=[Depends(verify_csrf)])
+router = APIRouter(prefix="/plans/{key}/sync", tags=["sync"], dependencies=[Depends(verify_csrf)],
+                   include_in_schema=False)  # pages, not the API
 
 
 def _panel(request: Request, panel: sync.SyncPanel, *, block: str, busy: str | None = None, status: int = 200):

@@ -22,12 +22,12 @@ def _page(request: Request, database_url: str, *, status: int = 200, **extra):
     return render(request, "tokens.html", {"tokens": rows, **extra}, block="tokens", status=status)
 
 
-@router.get("/tokens", tags=["tokens"])
+@router.get("/tokens", include_in_schema=False)
 def tokens_page(request: Request, _lead: Lead, database_url: DatabaseDep):
     return _page(request, database_url)
 
 
-@router.post("/tokens", tags=["tokens"])
+@router.post("/tokens", include_in_schema=False)
 def create(request: Request, lead: Lead, database_url: DatabaseDep, name: Annotated[str, Form()] = ""):
     try:
         row, token = tokens.create_token(database_url=database_url, name=name, actor=lead.user)
@@ -38,7 +38,7 @@ def create(request: Request, lead: Lead, database_url: DatabaseDep, name: Annota
     return response
 
 
-@router.post("/tokens/{name}/revoke", tags=["tokens"])
+@router.post("/tokens/{name}/revoke", include_in_schema=False)
 def revoke(name: str, request: Request, lead: Lead, database_url: DatabaseDep):
     tokens.revoke_token(database_url=database_url, name=name, actor=lead.user)
     if is_htmx(request):
