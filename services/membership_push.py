@@ -44,7 +44,7 @@ def dirty_plans(database_url: str) -> list[str]:
 
 
 def push_plan(database_url: str, plan_key: str, admin, limits: ResourceLimits, report: PushReport, *,
-              cooldown: float = 0.0) -> bool:
+              cooldown: float = 0.0, lease: timedelta = PUSH_LEASE) -> bool:
     """One plan's round, under the plan's sync lease: a lead's sync, or the pusher of another server
     process, never writes the same segments at the same time (they would both add a missing one).
 
@@ -59,7 +59,7 @@ def push_plan(database_url: str, plan_key: str, admin, limits: ResourceLimits, r
         if not has_synced(session, row.id):
             return False  # never synced by a lead: memberships go along with the first sync
         try:
-            lease = acquire_lease(session, row, hold=PUSH_LEASE, push_round=True)
+            owner = acquire_lease(session, row, hold=lease, push_round=True)
         except SyncBusy:
             return False  # a sync is running (it takes the members along), or another process pushes
         members, versions = effective_members(session, plan)
@@ -78,7 +78,7 @@ def push_plan(database_url: str, plan_key: str, admin, limits: ResourceLimits, r
         with session_scope(database_url, serial=True) as session:
             rest = began + timedelta(seconds=cooldown)
             keep = pushed and cooldown and rest > utcnow()
-            release_lease(session, plan_id, lease, keep_until=rest if keep else None)
+            release_lease(session, plan_id, owner, keep_until=rest if keep else None)
             if pushed:
                 mark_pushed(session, versions)
     return True
@@ -87,8 +87,8 @@ def push_plan(database_url: str, plan_key: str, admin, limits: ResourceLimits, r
 class MembershipPusher:
     """The loop, run in a daemon thread beside the web app (started and stopped with its lifespan)."""
 
-    def __init__(self, *, database_url: str, admin, interval: float = 1.0):
-        self.database_url, self.admin, self.interval = database_url, admin, interval
+    def __init__(self, *, database_url: str, admin, interval: float = 1.0, lease: timedelta = PUSH_LEASE):
+        self.database_url, self.admin, self.interval, self.lease = database_url, admin, interval, lease
         self.report = PushReport()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="membership-pusher", daemon=True)
@@ -112,7 +112,7 @@ class MembershipPusher:
             try:
                 # 0.9: this process's next round (one interval on) must find the plan free again
                 if push_plan(self.database_url, plan_key, self.admin, self.limits(), self.report,
-                             cooldown=0.9 * self.interval):
+                             cooldown=0.9 * self.interval, lease=self.lease):
                     self.report.plans += 1
             except UnleashError as exc:
                 # nothing is lost: the cohort stays marked, the next round tries again (each second: the

@@ -49,8 +49,9 @@ async def background_work(app: FastAPI):
         app.state.reader = reader
         started.append(reader.stop)
     if config.background and app.state.admin is not None:
+        # a push round holds the plan's lease as a sync does: a killed process's lapses as soon
         pusher = MembershipPusher(database_url=config.database_url, admin=app.state.admin,
-                                  interval=config.push_interval)
+                                  interval=config.push_interval, lease=app.state.lease_timing.hold)
         pusher.start()
         app.state.pusher = pusher
         started.append(pusher.stop)

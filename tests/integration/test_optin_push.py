@@ -194,3 +194,60 @@ def test_a_stored_id_unleash_would_refuse_blocks_nobody_else_of_the_cohort(datab
         wait_for_client_api(env, lambda _fs: pilot_users(env, plan) == {"ok-1", "ok-2"})
         synced = sync_plan(database_url=database_url, plan_key=plan.key, admin=admin, actor="lead")
         assert synced.outcome == "ok" and synced.writes == 0, synced.error
+
+
+def test_a_planner_killed_mid_push_loses_no_opt_in_and_the_next_sync_converges(database_url, plan, env):
+    """`planner serve` is SIGKILLed while its pusher holds the plan (Unleash slowed by a proxy so the round
+    lasts): the lease lapses within PLANNER_SYNC_LEASE_SECONDS, the lead's next sync takes every opt-in along,
+    nothing is duplicated, and the sync after it writes nothing."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from planner.errors import SyncBusy
+    from tests.integration.slow_proxy import SlowProxy
+    from tests.ports import free_port
+
+    joined = {f"k-{i}" for i in range(5)}
+    for user in sorted(joined):
+        opt_in(database_url, plan, user)
+    proxy = SlowProxy(env["UNLEASH_URL"], delay=2.0)
+    server_env = {**os.environ, "PLANNER_DATABASE_URL": database_url, "UNLEASH_URL": proxy.url_for(env["UNLEASH_URL"]),
+                  "UNLEASH_CLIENT_TOKEN": "", "PLANNER_SESSION_SECRET": "k" * 32, "PLANNER_SYNC_LEASE_SECONDS": "6",
+                  "PLANNER_SYNC_HEARTBEAT_SECONDS": "1"}
+    server = subprocess.Popen([str(Path(sys.executable).parent / "planner"), "serve", "--port", str(free_port())],
+                              env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # the pusher's round has begun: it holds the plan
+            with session_scope(database_url) as session:
+                owner = plan_row(session, plan.key).sync_lease_owner or ""
+            if owner.startswith("push-"):
+                break
+            assert time.monotonic() < deadline, "the pusher never took the plan"
+            time.sleep(0.1)
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)
+        killed = time.monotonic()
+        assert dirty_plans(database_url) == [plan.key]  # killed mid-round: its opt-ins not marked pushed
+        with admin_client(env) as admin:
+            while True:
+                try:
+                    outcome = sync_plan(database_url=database_url, plan_key=plan.key, admin=admin, actor="lead")
+                    break
+                except SyncBusy:
+                    assert time.monotonic() - killed < 60, "the dead pusher's lease never lapsed"
+                    time.sleep(0.5)
+            assert outcome.outcome == "ok", outcome.error
+            assert time.monotonic() - killed < 6 + 12  # the lease, and the sync's wait for a push round
+            assert dirty_plans(database_url) == []
+            wait_for_client_api(env, lambda _fs: pilot_users(env, plan) == joined)
+            names = [s["name"] for s in admin.list_segments() if s["name"].startswith(f"rp:{plan.key}:pilot")]
+            assert len(names) == len(set(names))  # no segment twice
+            assert sync_plan(database_url=database_url, plan_key=plan.key, admin=admin, actor="lead").writes == 0
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+        proxy.close()
