@@ -17,7 +17,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
 	&& { echo $$p; break; }; done)
 
-.PHONY: help venv assets browser unleash stop test run bench bench-optin bench-reader bench-page bench-idle clean
+.PHONY: help venv assets browser unleash stop test run bench bench-optin bench-reader bench-page bench-idle soak clean
 
 help:
 	@echo "make venv     create $(VENV) and install the project with its dev extras (when pyproject.toml changed)"
@@ -30,6 +30,7 @@ help:
 	@echo "make bench    the sync benchmark (200 features x 10 cohorts) against the running Unleash"
 	@echo "make bench-optin / bench-reader / bench-page / bench-idle   2,000 opt-ins under load; the flag reader;"
 	@echo "              the plan page; an idle planner's CPU beside a large synced plan"
+	@echo "make soak     30 minutes of leads, pilot users and the platform at once, then database = Unleash = plan"
 	@echo "make clean    stop the stack and delete .run/ (databases, tokens), node_modules and caches"
 
 venv: $(VENV_STAMP)
@@ -119,6 +120,11 @@ bench-optin: venv
 bench-idle: venv
 	@$(DEVSTACK) up >/dev/null
 	@$(WITH_STACK_ENV) $(PY) bench/idle_bench.py $(BENCH_ARGS)
+
+# 30 minutes of mixed traffic, then the consistency check (BENCH_ARGS="--minutes 2" for a short one)
+soak: venv
+	@$(DEVSTACK) up >/dev/null
+	@$(WITH_STACK_ENV) $(PY) bench/soak.py $(BENCH_ARGS)
 
 bench-page: venv assets
 	@$(PY) bench/plan_page_bench.py
