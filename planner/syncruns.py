@@ -18,7 +18,7 @@ from planner.errors import SyncBusy
 from planner.tables import PlanRow, SyncRunRow, utcnow
 
 LEASE = timedelta(seconds=30)  # renewed every few seconds while a sync runs (PLANNER_SYNC_LEASE_SECONDS)
-PUSH_LEASE = timedelta(seconds=30)  # an opt-in push round: a few writes, over in seconds
+PUSH_LEASE = LEASE  # an opt-in push round (a few writes, over in seconds) by default holds it as long
 PUSH_OWNER = "push-"  # the lease owner's prefix during an opt-in push round
 ACTIVE = ("queued", "running")
 ABANDONED = "the sync stopped before it finished (its process ended); the next sync converges"

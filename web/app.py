@@ -49,7 +49,7 @@ async def background_work(app: FastAPI):
         app.state.reader = reader
         started.append(reader.stop)
     if config.background and app.state.admin is not None:
-        # a push round holds the plan's lease as a sync does: a killed process's lapses as soon
+        # a push round holds the plan's lease as long as a sync does: a killed process's lapses as soon
         pusher = MembershipPusher(database_url=config.database_url, admin=app.state.admin,
                                   interval=config.push_interval, lease=app.state.lease_timing.hold)
         pusher.start()
