@@ -22,7 +22,7 @@ from services.sync import LeaseTiming
 from web import errors
 from web.auth import NotSignedIn
 from web.rendering import compile_templates
-from web.security import POLICY, SecurityHeaders
+from web.security import POLICY, BodyLimit, SecurityHeaders
 from web.routes import api, audit, health, pilot, pilot_api, plan_page, plans, preview, roster, session, sync, tokens
 
 HERE = Path(__file__).resolve().parent
@@ -85,6 +85,7 @@ def create_app(*, settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SessionMiddleware, secret_key=config.session_secret.get_secret_value(),
                        session_cookie="planner_session", same_site="lax", https_only=config.cookies_secure)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit)
     app.mount("/static/vendor/swagger", StaticFiles(directory=SWAGGER, check_dir=False), name="swagger")
     app.mount("/static/vendor", StaticFiles(directory=HTMX, check_dir=False), name="vendor")
 

@@ -47,3 +47,22 @@ def test_the_members_csv_opens_formulas_as_text(lead, demo, database_url):
                                       joined_at=utcnow(), guidelines_version=1, accepted_at=utcnow()))
     rows = list(csv.reader(io.StringIO(lead.get(f"/plans/{KEY}/cohorts/pilot/members.csv").text)))
     assert [r[0] for r in rows] == ["user_id", "'=1+2", "'+cmd", "'-2+3", "'@SUM(A1)", "plain"]
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(lead, demo):
+    from web.security import MAX_BODY_BYTES
+
+    huge = b"x" * (MAX_BODY_BYTES + 1)
+    declared = lead.client.post("/plans/import", content=huge,
+                                headers={"X-CSRF-Token": lead.csrf, "content-type": "application/octet-stream"})
+    assert declared.status_code == 413 and "larger than 8,000,000 bytes" in declared.text
+
+    def chunks():  # one file field whose content never ends
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="plan.yaml"\r\n\r\n'
+        for _ in range(MAX_BODY_BYTES // 1_000_000 + 2):
+            yield b"y" * 1_000_000
+
+    streamed = lead.client.post("/plans/import", content=chunks(),  # sent in chunks: no Content-Length
+                                headers={"X-CSRF-Token": lead.csrf, "content-type": "multipart/form-data; boundary=b"})
+    assert streamed.status_code == 413
+    assert lead.get(f"/plans/{KEY}").status_code == 200  # nothing else was disturbed
