@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from fastapi.responses import JSONResponse
 
 from flags.errors import UnleashError, UnleashUnavailable
@@ -40,6 +41,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(UnleashError)
     def _domain_error(request: Request, exc: Exception):
         return error_response(request, status_of(exc), message_of(exc))
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    def _database_away(request: Request, _exc: Exception):
+        # the database restarting or unreachable: nothing was answered as done, the caller may try again
+        return error_response(request, 503, "the planner's database is not reachable just now; try again in a moment",
+                              {"Retry-After": "2"})
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(request: Request, exc: RequestValidationError):

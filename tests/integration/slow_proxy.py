@@ -1,4 +1,5 @@
-"""A TCP proxy on loopback that delays every chunk it forwards: a slow Unleash, for fault tests."""
+"""A TCP proxy on loopback for fault tests: it delays every chunk it forwards (a slow Unleash), and can cut
+every connection and refuse new ones for a while (a database restarting)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,24 @@ class SlowProxy:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._closed = threading.Event()
+        self._refusing = threading.Event()
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
+
+    def cut(self) -> None:
+        """Drop every connection now and refuse new ones until `resume()`: the server went away."""
+        self._refusing.set()
+        with self._lock:
+            for end in self._open:
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self._open.clear()
+
+    def resume(self) -> None:
+        self._refusing.clear()
 
     def url_for(self, upstream_url: str) -> str:
         parts = urlsplit(upstream_url)
@@ -36,11 +54,16 @@ class SlowProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            if self._refusing.is_set():
+                client.close()
+                continue
             try:
                 server = socket.create_connection(self.upstream, timeout=30)
             except OSError:
                 client.close()
                 continue
+            with self._lock:
+                self._open.update((client, server))
             for source, target in ((client, server), (server, client)):
                 threading.Thread(target=self._pipe, args=(source, target), daemon=True).start()
 

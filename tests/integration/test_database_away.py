@@ -1,0 +1,89 @@
+"""The database goes away for seconds while people join (a proxy in front of PostgreSQL drops every
+connection and refuses new ones, as a restart does): joins answer 503 meanwhile, never 500; every join
+answered as done is stored once; the planner recovers by itself."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func
+from sqlalchemy.engine import make_url
+from sqlmodel import select
+
+from planner.db import session_scope
+from planner.tables import MembershipRow
+from services.plans import apply_plan
+from tests.integration.slow_proxy import SlowProxy
+from tests.plans import demo_plan
+from tests.ports import free_port
+
+pytestmark = pytest.mark.integration
+USERS = [f"db-{i:02d}" for i in range(30)]
+
+
+def test_opt_ins_through_a_database_restart_lose_nothing_and_the_planner_recovers(postgres_url):
+    apply_plan(database_url=postgres_url, plan=demo_plan(), actor="seed")
+    target = make_url(postgres_url)
+    proxy = SlowProxy(f"http://{target.host}:{target.port}", delay=0.0)
+    proxied = target.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    port = free_port()
+    env = {**os.environ, "PLANNER_DATABASE_URL": proxied, "PLANNER_DEV_LOGIN": "true", "PLANNER_BACKGROUND": "false"}
+    server = subprocess.Popen([str(Path(sys.executable).parent / "planner"), "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    statuses: list[int] = []
+    answered: set[str] = set()
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(f"{base}/health", timeout=5)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        people = {}
+        for user in USERS:  # signed in before the outage (a sign-in is kept in the database too)
+            client = httpx.Client(base_url=base, timeout=30)
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+            assert client.post("/login", data={"user": user, "role": "pilot", "csrf_token": csrf}).status_code == 303
+            people[user] = (client, csrf)
+
+        def join_all() -> None:
+            deadline = time.monotonic() + 90
+            while len(answered) < len(USERS) and time.monotonic() < deadline:
+                for user, (client, csrf) in people.items():
+                    if user in answered:
+                        continue
+                    response = client.post("/api/pilot/intranet-rollout/pilot/join", headers={"X-CSRF-Token": csrf},
+                                           json={"accept_guidelines_version": 1})
+                    statuses.append(response.status_code)
+                    if response.status_code == 200:
+                        answered.add(user)
+                    time.sleep(0.05)
+
+        joiner = threading.Thread(target=join_all)
+        joiner.start()
+        time.sleep(0.4)
+        proxy.cut()  # the database restarts: every connection gone, new ones refused
+        time.sleep(3)
+        proxy.resume()
+        joiner.join(timeout=120)
+        assert answered == set(USERS), f"not every join went through: {sorted(set(USERS) - answered)}"
+        assert set(statuses) <= {200, 503} and 503 in statuses, sorted(set(statuses))  # the outage showed, as 503
+        assert httpx.get(f"{base}/health", timeout=10).json()["database_revision"]
+    finally:
+        os.killpg(server.pid, signal.SIGINT)
+        server.wait(timeout=30)
+        proxy.close()
+    with session_scope(postgres_url) as session:
+        stored = session.exec(select(MembershipRow.user_id)).all()
+        distinct = session.exec(select(func.count(func.distinct(MembershipRow.user_id)))).one()
+    assert sorted(stored) == sorted(USERS) and distinct == len(USERS)  # every answered join, once
