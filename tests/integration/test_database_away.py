@@ -4,14 +4,9 @@ answered as done is stored once; the planner recovers by itself."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -24,7 +19,7 @@ from planner.tables import MembershipRow
 from services.plans import apply_plan
 from tests.integration.slow_proxy import SlowProxy
 from tests.plans import demo_plan
-from tests.ports import free_port
+from tests.serving import planner_serve
 
 pytestmark = pytest.mark.integration
 USERS = [f"db-{i:02d}" for i in range(30)]
@@ -35,20 +30,10 @@ def test_opt_ins_through_a_database_restart_lose_nothing_and_the_planner_recover
     target = make_url(postgres_url)
     proxy = SlowProxy(f"http://{target.host}:{target.port}", delay=0.0)
     proxied = target.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    port = free_port()
-    env = {**os.environ, "PLANNER_DATABASE_URL": proxied, "PLANNER_DEV_LOGIN": "true", "PLANNER_BACKGROUND": "false"}
-    server = subprocess.Popen([str(Path(sys.executable).parent / "planner"), "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+    env = {"PLANNER_DATABASE_URL": proxied, "PLANNER_DEV_LOGIN": "true", "PLANNER_BACKGROUND": "false"}
     statuses: list[int] = []
     answered: set[str] = set()
-    try:
-        for _ in range(300):
-            try:
-                httpx.get(f"{base}/health", timeout=5)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    with planner_serve(env) as (_server, base):
         people = {}
         for user in USERS:  # signed in before the outage (a sign-in is kept in the database too)
             client = httpx.Client(base_url=base, timeout=30)
@@ -79,10 +64,7 @@ def test_opt_ins_through_a_database_restart_lose_nothing_and_the_planner_recover
         assert answered == set(USERS), f"not every join went through: {sorted(set(USERS) - answered)}"
         assert set(statuses) <= {200, 503} and 503 in statuses, sorted(set(statuses))  # the outage showed, as 503
         assert httpx.get(f"{base}/health", timeout=10).json()["database_revision"]
-    finally:
-        os.killpg(server.pid, signal.SIGINT)
-        server.wait(timeout=30)
-        proxy.close()
+    proxy.close()
     with session_scope(postgres_url) as session:
         stored = session.exec(select(MembershipRow.user_id)).all()
         distinct = session.exec(select(func.count(func.distinct(MembershipRow.user_id)))).one()

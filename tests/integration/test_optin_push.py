@@ -202,24 +202,19 @@ def test_a_planner_killed_mid_push_loses_no_opt_in_and_the_next_sync_converges(d
     nothing is duplicated, and the sync after it writes nothing."""
     import os
     import signal
-    import subprocess
-    import sys
-    from pathlib import Path
 
     from planner.errors import SyncBusy
     from tests.integration.slow_proxy import SlowProxy
-    from tests.ports import free_port
+    from tests.serving import planner_serve
 
     joined = {f"k-{i}" for i in range(5)}
     for user in sorted(joined):
         opt_in(database_url, plan, user)
     proxy = SlowProxy(env["UNLEASH_URL"], delay=2.0)
-    server_env = {**os.environ, "PLANNER_DATABASE_URL": database_url, "UNLEASH_URL": proxy.url_for(env["UNLEASH_URL"]),
+    server_env = {"PLANNER_DATABASE_URL": database_url, "UNLEASH_URL": proxy.url_for(env["UNLEASH_URL"]),
                   "UNLEASH_CLIENT_TOKEN": "", "PLANNER_SESSION_SECRET": "k" * 32, "PLANNER_SYNC_LEASE_SECONDS": "6",
                   "PLANNER_SYNC_HEARTBEAT_SECONDS": "1"}
-    server = subprocess.Popen([str(Path(sys.executable).parent / "planner"), "serve", "--port", str(free_port())],
-                              env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
+    with planner_serve(server_env) as (server, _base):
         deadline = time.monotonic() + 60
         while True:  # the pusher's round has begun: it holds the plan
             with session_scope(database_url) as session:
@@ -247,7 +242,4 @@ def test_a_planner_killed_mid_push_loses_no_opt_in_and_the_next_sync_converges(d
             names = [s["name"] for s in admin.list_segments() if s["name"].startswith(f"rp:{plan.key}:pilot")]
             assert len(names) == len(set(names))  # no segment twice
             assert sync_plan(database_url=database_url, plan_key=plan.key, admin=admin, actor="lead").writes == 0
-    finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGKILL)
-        proxy.close()
+    proxy.close()

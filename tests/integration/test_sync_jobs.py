@@ -4,13 +4,10 @@ job whose process is killed, marked abandoned once its lease runs out, after whi
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 import re
-import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -22,10 +19,9 @@ from planner.syncruns import latest_job
 from services.plans import apply_plan
 from services.sync import LeaseTiming, sync_history, sync_plan
 from tests.integration.unleash import unique
-from tests.ports import free_port
+from tests.serving import PLANNER, planner_serve
 
 pytestmark = pytest.mark.integration
-PLANNER = str(Path(sys.executable).parent / "planner")
 
 
 def big_plan(features: int):
@@ -89,12 +85,7 @@ def test_a_sync_started_on_one_worker_is_followed_to_its_end_on_the_other(tmp_pa
     assert subprocess.run([PLANNER, "db", "upgrade"], env=env, capture_output=True).returncode == 0
     plan = big_plan(40)
     apply_plan(database_url=url, plan=plan, actor="test")
-    port = free_port()
-    server = subprocess.Popen([PLANNER, "serve", "--port", str(port), "--workers", "2"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: _answers(base), deadline=60, what="the server")
+    with planner_serve(env, workers=2) as (_server, base):
         with httpx.Client(base_url=base, timeout=30) as browser:
             token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/login").text).group(1)
             assert browser.post("/login", data={"user": "lea", "role": "lead", "csrf_token": token}).status_code == 303
@@ -129,16 +120,7 @@ def test_a_sync_started_on_one_worker_is_followed_to_its_end_on_the_other(tmp_pa
         with httpx.Client(base_url=base, cookies=cookies, timeout=60) as later:
             panel = later.get(f"/plans/{plan.key}/sync", headers={"HX-Request": "true"})
             assert "What a sync would change" in panel.text and re.search(r"<button>Apply \d+ change", panel.text)
-    finally:
-        os.killpg(server.pid, signal.SIGINT)
-        server.wait(timeout=30)
 
-
-def _answers(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/health", timeout=5).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def test_the_api_starts_a_sync_job_and_records_only_the_dry_runs_a_lead_asks_for(database_url, admin):

@@ -1,0 +1,45 @@
+"""`planner serve` as a real process for a test: started on a free loopback port, waited for, stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.ports import free_port
+
+PLANNER = str(Path(sys.executable).parent / "planner")
+
+
+@contextmanager
+def planner_serve(env: dict[str, str], *, workers: int = 1) -> Iterator[tuple[subprocess.Popen, str]]:
+    """The server and its base URL, once /health answers (60 s at most); stopped with SIGINT at the end
+    (a test that killed it itself is fine)."""
+    port = free_port()
+    server = subprocess.Popen([PLANNER, "serve", "--port", str(port), "--workers", str(workers)],
+                              env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{base}/health", timeout=5)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail("planner serve did not answer within 60 s")
+                time.sleep(0.2)
+        yield server, base
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGINT)
+            server.wait(timeout=30)
