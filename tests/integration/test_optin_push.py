@@ -243,3 +243,41 @@ def test_a_planner_killed_mid_push_loses_no_opt_in_and_the_next_sync_converges(d
             assert len(names) == len(set(names))  # no segment twice
             assert sync_plan(database_url=database_url, plan_key=plan.key, admin=admin, actor="lead").writes == 0
     proxy.close()
+
+
+def test_unleash_down_for_a_minute_while_people_join_loses_no_opt_in(database_url, plan, env):
+    """`planner serve` talks to Unleash through a proxy that cuts every connection and refuses new ones for
+    60 s while people join through the JSON API: every join is answered at once (the database has it), and
+    once Unleash is back the pusher brings every member there, each once; the lead's sync then writes 0."""
+    import re
+
+    import httpx
+
+    from tests.integration.slow_proxy import SlowProxy
+    from tests.serving import planner_serve
+
+    proxy = SlowProxy(env["UNLEASH_URL"], delay=0.0)
+    server_env = {"PLANNER_DATABASE_URL": database_url, "UNLEASH_URL": proxy.url_for(env["UNLEASH_URL"]),
+                  "UNLEASH_CLIENT_TOKEN": "", "PLANNER_DEV_LOGIN": "true"}
+    joined = [f"m-{i:02d}" for i in range(20)]
+    with planner_serve(server_env) as (_server, base):
+        proxy.cut()  # Unleash is gone
+        went_down = time.monotonic()
+        for user in joined:
+            client = httpx.Client(base_url=base, timeout=30)
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+            client.post("/login", data={"user": user, "role": "pilot", "csrf_token": csrf})
+            answer = client.post(f"/api/pilot/{plan.key}/pilot/join", json={"accept_guidelines_version": 1},
+                                 headers={"X-CSRF-Token": csrf})
+            assert answer.status_code == 200 and answer.json()["status"] == "member", answer.text
+            time.sleep(1.5)  # spread over the outage, the pusher failing each second meanwhile
+        assert dirty_plans(database_url) == [plan.key]
+        time.sleep(max(0.0, 60 - (time.monotonic() - went_down)))
+        proxy.resume()  # Unleash is back
+        wait_for_client_api(env, lambda _fs: pilot_users(env, plan) == set(joined))
+        assert dirty_plans(database_url) == []
+    with admin_client(env) as admin:
+        names = [s["name"] for s in admin.list_segments() if s["name"].startswith(f"rp:{plan.key}:pilot")]
+        assert len(names) == len(set(names))
+        assert sync_plan(database_url=database_url, plan_key=plan.key, admin=admin, actor="lead").writes == 0
+    proxy.close()
