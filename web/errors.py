@@ -7,6 +7,8 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from flags.errors import UnleashError, UnleashUnavailable
 from planner.errors import Conflict, Invalid, NotConfigured, NotFound, PlannerError, Refused
@@ -33,7 +35,21 @@ def error_response(request: Request, status: int, detail, headers: dict[str, str
         return JSONResponse({"detail": detail}, status_code=status, headers=headers)
     from web.rendering import render
 
-    return render(request, "error.html", {"status": status, "detail": detail}, status=status)
+    response = render(request, "error.html", {"status": status, "detail": detail}, status=status)
+    response.headers.update(headers or {})  # the error page keeps Allow and Retry-After too
+    return response
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods some route answers at the request's path. Starlette's 405 names those of the first route
+    that matched the path only, and a path may have a route per method (GET and POST /api/plans/{key}/syncs)."""
+    found = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {"type": "http", "method": method, "path": request.scope["path"],
+                 "root_path": request.scope.get("root_path", ""), "headers": [], "query_string": b""}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            found.append(method)
+    return found
 
 
 def install(app: FastAPI) -> None:
@@ -59,3 +75,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     def _http_error(request: Request, exc: HTTPException):
         return error_response(request, exc.status_code, exc.detail, exc.headers)
+
+    @app.exception_handler(405)
+    def _method_not_allowed(request: Request, exc: StarletteHTTPException):
+        # a route's 405 (the router's, Starlette's exception class): its Allow header kept, and made whole
+        headers = dict(exc.headers or {})
+        if "Allow" in headers:
+            headers["Allow"] = ", ".join(allowed_methods(request)) or headers["Allow"]
+        return error_response(request, 405, exc.detail, headers)
