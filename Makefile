@@ -17,7 +17,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
 	&& { echo $$p; break; }; done)
 
-.PHONY: help venv assets browser unleash stop test run bench bench-optin bench-reader bench-page bench-idle soak clean
+.PHONY: help venv assets browser unleash stop test run bench bench-rollback bench-optin bench-reader bench-page bench-idle soak clean
 
 help:
 	@echo "make venv     create $(VENV) and install the project with its dev extras (when pyproject.toml changed)"
@@ -27,7 +27,9 @@ help:
 	@echo "make test     run the tests against the running stack (PYTEST_ARGS='-k ...' to narrow)"
 	@echo "make run      set up, start Unleash, apply and sync the demo plan, serve the planner on :8000 and the"
 	@echo "              example intranet (pages behind the flags) on :8001"
-	@echo "make bench    the sync benchmark (200 features x 10 cohorts) against the running Unleash"
+	@echo "make bench    the sync benchmark (200 features x 10 cohorts) against the running Unleash, with the"
+	@echo "              write counts of a phase moved, held, resumed, started and rolled back"
+	@echo "make bench-rollback   a lead's roll back to the client API no longer granting (10 runs)"
 	@echo "make bench-optin / bench-reader / bench-page / bench-idle   2,000 opt-ins under load; the flag reader;"
 	@echo "              the plan page; an idle planner's CPU beside a large synced plan"
 	@echo "make soak     30 minutes of leads, pilot users and the platform at once, then database = Unleash = plan"
@@ -108,6 +110,10 @@ run: venv assets
 bench: venv
 	@$(DEVSTACK) up >/dev/null
 	@$(WITH_STACK_ENV) $(PY) bench/sync_bench.py
+
+bench-rollback: venv
+	@$(DEVSTACK) up >/dev/null
+	@$(WITH_STACK_ENV) $(PY) bench/rollback_bench.py
 
 bench-reader: venv
 	@$(DEVSTACK) up >/dev/null

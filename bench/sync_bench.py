@@ -1,7 +1,7 @@
 """Sync benchmark against the real Unleash (`make unleash`): 200 features x 10 cohorts, one a 5,000-user list.
 
-Measures the first sync, a no-op re-sync and a one-phase change (time and Admin API writes), and
-archives the benchmark's flags and segments afterwards. Run: `make bench` (or with the UNLEASH_* and
+Measures the first sync, a no-op re-sync, a one-phase move, and a lead's hold, resume, start now and roll back
+(time and Admin API writes), and archives the benchmark's flags and segments afterwards. Run: `make bench` (or with the UNLEASH_* and
 a PLANNER_DATABASE_URL in the environment: `.venv/bin/python bench/sync_bench.py`).
 """
 
@@ -19,7 +19,9 @@ from flags.admin import UnleashAdmin
 from planner import migrate
 from planner.db import session_scope
 from planner.model import Cohort, CohortKind, Feature, Phase, Plan, Rule, UnleashBinding
+from planner.lifecycle import Action
 from planner.plans import apply_plan
+from services.phases import act
 from services.sync import sync_plan
 
 FEATURES, USERS = 200, 5000
@@ -77,6 +79,16 @@ def timed_sync(url: str, key: str, admin: UnleashAdmin) -> dict:
             "updated": data["updated"], "deleted": data["deleted"], "unchanged": data["unchanged"]}
 
 
+def timed_action(url: str, key: str, admin: UnleashAdmin, action: Action, phase: str = "wave-3") -> dict:
+    began = time.perf_counter()
+    outcome = act(database_url=url, admin=admin, key=key, phase=phase, action=action, actor="bench",
+                  reason="benchmark")
+    seconds = time.perf_counter() - began
+    if outcome.error:
+        sys.exit(f"{action.value} failed: {outcome.error}")
+    return {"seconds": round(seconds, 3), "writes": outcome.writes, "segments": outcome.changed}
+
+
 def main() -> None:
     admin = UnleashAdmin(os.environ["UNLEASH_URL"], os.environ["UNLEASH_ADMIN_TOKEN"])
     key = f"bench{uuid.uuid4().hex[:6]}"
@@ -90,6 +102,12 @@ def main() -> None:
         with session_scope(url) as session:
             apply_plan(session=session, plan=changed, actor="bench")
         report["one_phase_moved"] = timed_sync(url, key, admin)
+        # a lead's actions on wave-3, the phase before the last: each writes its own segment and, for hold and
+        # roll back, the segment of the later phase it stops (General); the 200 features' strategies stay
+        for name, action in (("hold", Action.hold), ("resume", Action.resume), ("start_now", Action.start),
+                             ("rollback", Action.rollback), ("resume_after_rollback", Action.resume)):
+            report[f"wave_3_{name}"] = timed_action(url, key, admin, action)
+        report["resync_after_actions"] = timed_sync(url, key, admin)
         # clean up: an empty plan archives every flag and deletes every segment of the benchmark
         with session_scope(url) as session:
             apply_plan(session=session, plan=empty_plan_of(plan), actor="bench")

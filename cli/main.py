@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.table import Column, Table
 
 from cli.errors import exit_code, message
+from cli.phase import phase_app
+from cli.webhook import webhook_app
 from flags.errors import UnleashError
 from planner import migrate
 from planner.errors import InputInvalid, PlanInvalid, PlannerError
@@ -30,6 +32,8 @@ token_app = typer.Typer(help="Platform API tokens: create (shown once), list, re
 app.add_typer(db_app, name="db")
 app.add_typer(plan_app, name="plan")
 app.add_typer(token_app, name="token")
+app.add_typer(phase_app, name="phase")
+app.add_typer(webhook_app, name="webhook")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -270,6 +274,41 @@ def sync(plan: str,
                 "one stopped") if result.retryable else ""
         raise fail(f"{summary}\nsync failed: {result.error}{hint}")
     out.print(summary, highlight=False)
+
+
+@app.command()
+def tick() -> None:
+    """One round of the controller (for cron, when `planner serve` runs none: PLANNER_CONTROLLER=false): sync
+    what changed, restore drift, record each phase's status change. Does nothing while another controller leads."""
+    from services.controller import Controller
+    from services.sync import LeaseTiming
+
+    config = settings()
+    with reported():
+        admin = config.admin()
+    with reported(), admin:
+        controller = Controller(database_url=config.database_url, admin=admin, drift_every=0.0,
+                                timing=LeaseTiming.of(config))
+        report = controller.round()
+        if report.led:
+            from planner.db import session_scope
+            from planner.leader import step_down
+
+            with session_scope(config.database_url, serial=True) as session:
+                step_down(session, "controller", controller.owner)
+    if not report.led:
+        out.print("another controller leads (a running `planner serve`); nothing done", highlight=False)
+        return
+    for plan in report.plans:
+        what = {"in_sync": "in sync", "pending": f"{plan.pending} change(s) wait for review",
+                "drift": f"{plan.drift} hand edit(s) in Unleash found" + (", restored" if plan.synced else ""),
+                "error": f"error: {plan.error}", "busy": "a sync is running; next round"}[plan.state]
+        wrote = f", {plan.writes} write(s)" if plan.synced else ""
+        out.print(f"{plan.plan}: {what}{wrote}", highlight=False, markup=False)
+        for line in plan.transitions:
+            out.print(f"  {line}", highlight=False, markup=False)
+    if any(p.state == "error" for p in report.plans):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -1,10 +1,14 @@
-"""The Unleash state a plan asks for, computed purely from the plan (DESIGN.md §4).
+"""The Unleash state a plan asks for, computed purely from the plan and its phases' controls (DESIGN.md §4).
 
-One flag per feature; one segment per cohort (several for a large user list, each within the
-server's limits); one `flexibleRollout` strategy per cohort × feature that the cohort ever sees,
-carrying the cohort's segment, its percentage with a per-cohort groupId, and a `currentTime`
-constraint for the instant access begins. Strategies are written ahead of time, so the SDKs switch
-at a phase's start even when the planner is down.
+One flag per feature; one segment per cohort (several for a large user list, each within the server's
+limits); one segment per phase, `rp:<plan>:phase:<key>`, true from the phase's start (`currentTime
+DATE_AFTER`), or never while the phase is held or rolled back; one `flexibleRollout` strategy per cohort
+(part) × feature that the cohort ever sees, carrying the cohort's segment, the segments of the phases
+that admitted the cohort and enabled the feature (segments AND together: access starts at the later
+one), and the cohort's percentage with a per-cohort groupId.
+
+Strategies are written ahead of time, so the SDKs switch at a phase's start even when the planner is
+down; moving, holding, resuming or rolling back a phase is one segment write, whatever the plan's size.
 """
 
 from __future__ import annotations
@@ -15,12 +19,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flags.limits import ResourceLimits
-from planner.access import access_starts
+from planner.access import access_sources
+from planner.lifecycle import Controls, control_of, label, opens_at
 from planner.membership import group_id
 from planner.errors import PlanUnwritable
-from planner.model import MULTI_VALUED, Cohort, CohortKind, Plan, Rule
+from planner.model import MULTI_VALUED, Cohort, CohortKind, Phase, Plan, Rule
 
 OWNER_PREFIX = "rp"
+PHASE = "phase"  # `rp:<plan>:phase:<key>`; no cohort may be called so (planner.validation)
+# A phase held or rolled back: `currentTime` is never before 2000 (Unleash's DATE_BEFORE is strict)
+NEVER = {"contextName": "currentTime", "operator": "DATE_BEFORE", "value": "2000-01-01T00:00:00.000Z",
+         "inverted": False, "caseInsensitive": False}
 # Unleash refuses request bodies over 100 kB; keep each segment well inside it.
 MAX_SEGMENT_BODY_BYTES = 80_000
 
@@ -46,15 +55,19 @@ class StrategySpec:
     title: str
     rollout: int
     group_id: str
-    segment: str | None
-    constraints: tuple[dict[str, Any], ...]
+    segments: tuple[str, ...]  # the cohort's segment (none for `everyone`), then the phases' segments
+    constraints: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def cohort_segment(self) -> str | None:
+        return next((name for name in self.segments if owned_phase_name(name) is None), None)
 
     def body(self, segment_ids: dict[str, int]) -> dict[str, Any]:
         return {
             "name": "flexibleRollout", "title": self.title, "disabled": False,
             "parameters": {"rollout": str(self.rollout), "stickiness": "default", "groupId": self.group_id},
             "constraints": [dict(c) for c in self.constraints],
-            "segments": [segment_ids[self.segment]] if self.segment else [],
+            "segments": [segment_ids[name] for name in self.segments],
         }
 
 
@@ -96,10 +109,26 @@ def is_owned_name(plan_key: str, name: str | None) -> bool:
 
 def owned_cohort(plan_key: str, name: str | None) -> str | None:
     """The cohort a segment or strategy title of this plan belongs to (`rp:<plan>:<cohort>[:<part>]`), or None
-    for a name that is not the plan's."""
+    for a name that is not the plan's or is a phase's."""
     if not is_owned_name(plan_key, name):
         return None
-    return name[len(f"{OWNER_PREFIX}:{plan_key}:"):].split(":", 1)[0]
+    cohort = name[len(f"{OWNER_PREFIX}:{plan_key}:"):].split(":", 1)[0]
+    return None if cohort == PHASE else cohort
+
+
+def phase_segment_name(plan_key: str, phase_key: str) -> str:
+    return f"{OWNER_PREFIX}:{plan_key}:{PHASE}:{phase_key}"
+
+
+def owned_phase_name(name: str | None) -> str | None:
+    """The phase key of a phase segment's name (`rp:<plan>:phase:<key>`), of any plan; None for other names."""
+    parts = (name or "").split(":")
+    return parts[3] if len(parts) == 4 and parts[0] == OWNER_PREFIX and parts[2] == PHASE else None
+
+
+def owned_phase(plan_key: str, name: str | None) -> str | None:
+    """The phase of this plan a segment name belongs to, or None."""
+    return owned_phase_name(name) if is_owned_name(plan_key, name) else None
 
 
 def constraint(context_name: str, operator: str, values: list[str], *, inverted: bool = False,
@@ -115,6 +144,26 @@ def starts_constraint(starts: datetime) -> dict[str, Any]:
     """`currentTime` after one millisecond before the start: Unleash's DATE_AFTER is strict, the rule is not."""
     instant = (starts - timedelta(milliseconds=1)).astimezone(UTC)
     return constraint("currentTime", "DATE_AFTER", [instant.isoformat(timespec="milliseconds").replace("+00:00", "Z")])
+
+
+def _utc(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def phase_segment(plan: Plan, phase: Phase, controls: Controls, opens: datetime | None) -> SegmentSpec:
+    """The segment of one phase: true from its start, or never while it is held or rolled back."""
+    control = control_of(controls, phase.key)
+    about = (f"Managed by the rollout planner: plan '{plan.key}', phase '{label(phase)}'. "
+             "Edits are undone by the next sync.")
+    if opens is None:
+        what = "rolled back" if control.rolled_back else "held"
+        when = f" on {_utc(control.since)}" if control.since else ""
+        by = f" by {control.actor}" if control.actor else ""
+        why = f": {control.reason}" if control.reason else ""
+        state = f"{what.capitalize()}{by}{when}{why}. Gives nothing until resumed."
+        return SegmentSpec(phase_segment_name(plan.key, phase.key), f"{about} {state}"[:1000], (NEVER,))
+    state = f"Starts {_utc(opens)}." if not control.held else f"Held{' by ' + control.actor if control.actor else ''}: keeps what it gave since {_utc(opens)}, widens no further."
+    return SegmentSpec(phase_segment_name(plan.key, phase.key), f"{about} {state}"[:1000], (starts_constraint(opens),))
 
 
 def _rule_constraint(rule: Rule) -> dict[str, Any]:
@@ -166,31 +215,42 @@ def cohort_segments(plan: Plan, cohort: Cohort, members: list[str], limits: Reso
             for n, chunk in enumerate(chunks, start=1)]
 
 
-def desired_state(plan: Plan, *, members: dict[str, list[str]] | None = None, limits: ResourceLimits = ResourceLimits()) -> DesiredState:
-    """Everything the plan needs in Unleash. `members` are opt-in cohort members, in join order."""
-    members = members or {}
+def desired_state(plan: Plan, *, members: dict[str, list[str]] | None = None, limits: ResourceLimits = ResourceLimits(),
+                  controls: Controls | None = None) -> DesiredState:
+    """Everything the plan needs in Unleash. `members` are opt-in cohort members, in join order; `controls`
+    what leads did to its phases (planner/lifecycle.py)."""
+    members, controls = members or {}, controls or {}
     state = DesiredState(plan.key, plan.unleash.project, plan.unleash.environment)
     segments_of: dict[str, list[SegmentSpec]] = {}
     for cohort in plan.cohorts:
         segments_of[cohort.key] = cohort_segments(plan, cohort, members.get(cohort.key, []), limits)
         state.segments.update((s.name, s) for s in segments_of[cohort.key])
+    opens = opens_at(plan, controls)
+    for phase in plan.phases:
+        segment = phase_segment(plan, phase, controls, opens[phase.key])
+        state.segments[segment.name] = segment
     if len(state.segments) > limits.segments:
-        raise DesiredStateError(f"the plan needs {len(state.segments)} segments; the server allows {limits.segments}")
+        raise DesiredStateError(f"the plan needs {len(state.segments)} segments (one per phase, and one per cohort or "
+                                f"part of a large cohort); the server allows {limits.segments}")
 
-    starts = access_starts(plan)
+    sources = access_sources(plan, controls)
     for feature in plan.features:
         flag = plan.flag_name(feature.key)
         for cohort in plan.cohorts:
-            reason = starts.get((cohort.key, feature.key))
-            if reason is None:
+            source = sources.get((cohort.key, feature.key))
+            if source is None:
                 continue
-            common = {"flag": flag, "rollout": cohort.percentage or 100, "group_id": group_id(plan, cohort),
-                      "constraints": (starts_constraint(reason.starts),)}
+            phases = tuple(phase_segment_name(plan.key, key) for key in source.phases)
+            if len(phases) + (cohort.kind is not CohortKind.everyone) > limits.strategy_segments:
+                raise DesiredStateError(f"the server allows {limits.strategy_segments} segments per strategy; "
+                                        f"the planner needs {len(phases) + 1}. Raise UNLEASH_STRATEGY_SEGMENTS_LIMIT")
+            common = {"flag": flag, "rollout": cohort.percentage or 100, "group_id": group_id(plan, cohort)}
             if cohort.kind is CohortKind.everyone:
                 title = owned_name(plan.key, cohort.key)
-                state.strategies[(flag, title)] = StrategySpec(title=title, segment=None, **common)
+                state.strategies[(flag, title)] = StrategySpec(title=title, segments=phases, **common)
             for segment in segments_of[cohort.key]:
-                state.strategies[(flag, segment.name)] = StrategySpec(title=segment.name, segment=segment.name, **common)
+                state.strategies[(flag, segment.name)] = StrategySpec(title=segment.name,
+                                                                      segments=(segment.name, *phases), **common)
         count = sum(1 for (f, _t) in state.strategies if f == flag)
         if count > limits.feature_environment_strategies:
             raise DesiredStateError(

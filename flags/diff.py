@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from flags.desired import DesiredState, FlagSpec, StrategySpec, is_owned_name, owned_cohort
+from flags.desired import DesiredState, FlagSpec, StrategySpec, is_owned_name, owned_cohort, owned_phase
 from planner.model import MULTI_VALUED
 
 def normal_constraint(c: dict[str, Any]) -> tuple:
@@ -105,9 +106,18 @@ def fingerprints(desired: DesiredState) -> dict[str, dict[str, Any]]:
     })
 
 
+def digest(fps: dict[str, dict[str, Any]], *, plan: str, skip_cohorts: set[str] = frozenset()) -> str:
+    """A digest of fingerprints (as `fingerprints` makes them) leaving out the segments of `skip_cohorts`: the
+    controller compares the desired state's with the last sync's to know whether the plan changed since, the
+    opt-in cohorts' members being the pusher's business."""
+    kept = {**fps, "segments": {name: fp for name, fp in fps.get("segments", {}).items()
+                                if owned_cohort(plan, name) not in skip_cohorts}}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()
+
+
 def _desired_strategy_fp(s: StrategySpec) -> dict[str, Any]:
     """A desired strategy's fingerprint, its segment named (as `strategy_fingerprint` names actual ones)."""
-    names = {s.segment: s.segment} if s.segment else {}
+    names = {name: name for name in s.segments}
     return strategy_fingerprint(s.body(names), names)
 
 
@@ -118,17 +128,19 @@ def diff(desired: DesiredState, actual, previous: dict[str, Any] | None = None, 
     `previous` are the fingerprints of the last successful sync: an owned object that no longer
     matches them was edited in Unleash by hand, and its restoration is reported as drift.
 
-    With `cohorts`, the diff is scoped to those cohorts (an opt-in push): their segments, their strategies
-    on flags that exist already, and turning a flag on or off where their strategies are its first or
-    last; flags themselves and other cohorts are left as they are. `segments_only` compares segments alone
-    (the push's fast path, when the cohorts' strategies are known to be in place).
+    With `cohorts`, the diff is scoped to those cohorts (an opt-in push) and to the phases' segments: their
+    segments, their strategies on flags that exist already, and turning a flag on or off where their
+    strategies are its first or last; flags themselves and other cohorts are left as they are, and no phase
+    segment is deleted (other strategies may use it). `segments_only` compares segments alone (the push's
+    fast path, when the cohorts' strategies are known to be in place; with `cohorts=set()`, a phase action:
+    the phases' segments alone).
     """
     previous = previous or {"flags": {}, "segments": {}, "strategies": {}}
     result = Diff()
     plan = desired.plan
 
     def in_scope(name: str | None) -> bool:
-        return cohorts is None or owned_cohort(plan, name) in cohorts
+        return cohorts is None or owned_cohort(plan, name) in cohorts or owned_phase(plan, name) is not None
 
     def drifted(kind: str, key: str, actual_fp: dict[str, Any] | None) -> bool:
         before = previous.get(kind, {}).get(key)
@@ -146,6 +158,8 @@ def diff(desired: DesiredState, actual, previous: dict[str, Any] | None = None, 
         found = actual_segments.pop(name, [])
         for extra in found[1:]:
             result.changes.append(Change("segment", "delete", name, why="duplicate", actual_id=extra["id"]))
+            # a strategy on the duplicate must move to the one kept before it goes: it no longer looks right
+            segment_names[extra["id"]] = f"#{extra['id']} (a duplicate of {name})"
         if not found:
             result.changes.append(Change("segment", "create", name, drift=drifted("segments", name, None), spec=spec))
             continue
@@ -156,12 +170,13 @@ def diff(desired: DesiredState, actual, previous: dict[str, Any] | None = None, 
         else:
             result.unchanged += 1
     stale_segments = [Change("segment", "delete", name, why="no longer in the plan", actual_id=seg["id"])
-                      for name, segs in actual_segments.items() for seg in segs]
+                      for name, segs in actual_segments.items() for seg in segs
+                      if cohorts is None or owned_phase(plan, name) is None]
     if not segments_only:
         if cohorts is None:
             _diff_flags(result, desired, actual, segment_names, previous, drifted)
         else:
-            _diff_scoped_flags(result, desired, actual, segment_names, drifted, in_scope)
+            _diff_scoped_flags(result, desired, actual, segment_names, drifted, cohorts)
     result.changes += stale_segments  # last: no strategy uses them any more
     return result
 
@@ -202,10 +217,15 @@ def _diff_flag(result: Diff, spec: FlagSpec, existing, desired: DesiredState, se
         if spec.enabled:
             result.changes.append(Change("environment", "enable", name, flag=name, environment=desired.environment))
         return
-    fp = flag_fingerprint(existing.description, existing.enabled)
+    before = previous.get("flags", {}).get(name)
+
+    def field_drifted(field: str, value: Any) -> bool:
+        """A field is drift when it differs from what the last sync left (the other field may move with the plan)."""
+        return before is not None and before.get(field) != value
+
     if (existing.description or "") != spec.description:
         result.changes.append(Change("flag", "update", name, flag=name, spec=spec,
-                                     drift=drifted("flags", name, {**fp, "enabled": spec.enabled})))
+                                     drift=field_drifted("description", existing.description or "")))
     else:
         result.unchanged += 1
     ours = []
@@ -219,7 +239,7 @@ def _diff_flag(result: Diff, spec: FlagSpec, existing, desired: DesiredState, se
     if existing.enabled != spec.enabled:
         result.changes.append(Change("environment", "enable" if spec.enabled else "disable", name, flag=name,
                                      environment=desired.environment,
-                                     drift=drifted("flags", name, {**fp, "description": spec.description})))
+                                     drift=field_drifted("enabled", bool(existing.enabled))))
     else:
         result.unchanged += 1
 
@@ -251,16 +271,17 @@ def _diff_strategies(result: Diff, flag: str, ours: list[dict[str, Any]], wanted
                                          drift=drifted("strategies", f"{flag}|{title}", None)))
 
 
-def _diff_scoped_flags(result: Diff, desired: DesiredState, actual, segment_names, drifted, in_scope) -> None:
+def _diff_scoped_flags(result: Diff, desired: DesiredState, actual, segment_names, drifted, cohorts: set[str]) -> None:
     """The strategies of the cohorts in scope on each of the plan's flags that Unleash has, and the flag's
     switch where they change whether it has any strategy of the plan at all."""
     for name in desired.flags:
         existing = actual.flags.get(name)
         if existing is None or existing.archived or desired.marker not in (existing.description or ""):
             continue  # not created yet, or not ours: the full sync's business
-        wanted = {title: s for (flag, title), s in desired.strategies.items() if flag == name and in_scope(title)}
+        wanted = {title: s for (flag, title), s in desired.strategies.items()
+                  if flag == name and owned_cohort(desired.plan, title) in cohorts}
         ours = [s for s in existing.strategies if is_owned_name(desired.plan, s.get("title"))]
-        scoped = [s for s in ours if in_scope(s.get("title"))]
+        scoped = [s for s in ours if owned_cohort(desired.plan, s.get("title")) in cohorts]
         _diff_strategies(result, name, scoped, wanted, segment_names, drifted)
         enabled = len(ours) - len(scoped) + len(wanted) > 0
         if enabled != existing.enabled:

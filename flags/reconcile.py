@@ -40,10 +40,10 @@ class SyncPlan:
 
 
 def prepare(plan, *, admin, members: dict[str, list[str]] | None = None,
-            previous: dict[str, Any] | None = None) -> SyncPlan:
+            previous: dict[str, Any] | None = None, controls=None) -> SyncPlan:
     """Read the server's limits and state and compute the diff; writes nothing (this is the dry run)."""
     limits = admin.resource_limits()
-    desired = desired_state(plan, members=members, limits=limits)
+    desired = desired_state(plan, members=members, limits=limits, controls=controls)
     actual = admin.read_project_state(desired.project, desired.environment)
     others = sum(1 for s in actual.segments if not is_owned_name(plan.key, s.get("name")))
     if others + len(desired.segments) > limits.segments:
@@ -55,16 +55,16 @@ def prepare(plan, *, admin, members: dict[str, list[str]] | None = None,
 
 
 def prepare_scoped(plan, *, admin, members: dict[str, list[str]], cohorts: set[str], limits=None,
-                   previous: dict[str, Any] | None = None) -> SyncPlan:
+                   previous: dict[str, Any] | None = None, controls=None) -> SyncPlan:
     """The diff of a few cohorts only (an opt-in push): their segments, and their strategies where a segment
     comes or goes. When the cohorts' segments are the ones Unleash has and each is used by as many strategies
     as planned, only segments are read and compared: a join or leave is then one write per changed segment."""
     limits = limits or admin.resource_limits()
-    desired = desired_state(plan, members=members, limits=limits)
+    desired = desired_state(plan, members=members, limits=limits, controls=controls)
     segments = admin.list_segments()
     wanted = {name for name in desired.segments if owned_cohort(plan.key, name) in cohorts}
     have = {s["name"]: s for s in segments if owned_cohort(plan.key, s.get("name")) in cohorts}
-    uses = Counter(s.segment for s in desired.strategies.values() if s.segment in wanted)
+    uses = Counter(s.cohort_segment for s in desired.strategies.values() if s.cohort_segment in wanted)
     settled = set(have) == wanted and all(have[name].get("usedInFeatures", uses[name]) >= uses[name] for name in wanted)
     if settled:
         actual = ProjectState(desired.project, desired.environment, flags={}, segments=segments)
@@ -74,6 +74,16 @@ def prepare_scoped(plan, *, admin, members: dict[str, list[str]], cohorts: set[s
         changes = diff(desired, actual, previous, cohorts=cohorts)
     segment_ids = {s["name"]: s["id"] for s in actual.segments if s.get("name") in desired.segments}
     return SyncPlan(desired, changes, segment_ids)
+
+
+def prepare_phases(plan, *, admin, members: dict[str, list[str]], controls, limits=None) -> SyncPlan:
+    """The diff of the phases' segments alone, for a lead's hold, resume, start or roll back: one segment
+    write per phase whose window changed, whatever the plan's size. Reads the segments only."""
+    limits = limits or admin.resource_limits()
+    desired = desired_state(plan, members=members, limits=limits, controls=controls)
+    actual = ProjectState(desired.project, desired.environment, flags={}, segments=admin.list_segments())
+    segment_ids = {s["name"]: s["id"] for s in actual.segments if s.get("name") in desired.segments}
+    return SyncPlan(desired, diff(desired, actual, None, cohorts=set(), segments_only=True), segment_ids)
 
 
 def execute(sync: SyncPlan, *, admin, on_progress: Progress | None = None, concurrency: int = WRITE_CONCURRENCY) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from planner.lifecycle import Controls, control_of, effective_start, in_start_order, opens_at
 from planner.model import Phase, Plan
 
 
@@ -31,50 +32,83 @@ class Reason:
 Pair = tuple[str, str]  # (cohort key, feature key)
 
 
+@dataclass(frozen=True)
+class Source:
+    """The phases a cohort's access to a feature comes from: the one that admitted the cohort and the one
+    that enabled the feature (the same phase for a preview grant). Each (cohort, feature) strategy in Unleash
+    carries both phases' segments, so that the access starts at the later one and a hold or roll back of
+    either is one segment write."""
+
+    admitted_by: str
+    enabled_by: str
+    preview: bool = False
+
+    @property
+    def phases(self) -> tuple[str, ...]:
+        return (self.admitted_by,) if self.admitted_by == self.enabled_by else (self.admitted_by, self.enabled_by)
+
+
 def _earliest(phases: list[Phase], pick) -> dict[str, Phase]:
-    """For each key that `pick(phase)` yields, the earliest counting phase that yields it."""
+    """For each key that `pick(phase)` yields, the first phase (of `phases`, in order) that yields it."""
     first: dict[str, Phase] = {}
-    for phase in sorted(phases, key=lambda p: p.starts):
+    for phase in phases:
         for key in pick(phase):
             first.setdefault(key, phase)
     return first
 
 
-def access_starts(plan: Plan) -> dict[Pair, Reason]:
-    """The instant from which each cohort sees each feature, over the whole planned time.
-
-    Every condition in the rule is "a phase has started by t", so access for a pair begins at one
-    instant and never ends (narrowing happens only by pausing or rolling back a phase, which removes
-    it here). `access(plan, at)` is this map cut at an instant; the Unleash strategies are this map
-    written out with `currentTime` constraints.
-    """
-    counting = [p for p in plan.phases if p.status.grants_access]
-    admitted = _earliest(counting, lambda p: p.cohorts)
-    enabled = _earliest(counting, lambda p: p.features)
-    result: dict[Pair, Reason] = {}
+def _sources_of(phases: list[Phase], starts: dict[str, datetime]) -> dict[Pair, Source]:
+    admitted = _earliest(phases, lambda p: p.cohorts)
+    enabled = _earliest(phases, lambda p: p.features)
+    result: dict[Pair, Source] = {}
     for cohort, admit in admitted.items():
         for feature, enable in enabled.items():
-            later = max(admit, enable, key=lambda p: p.starts)
-            result[(cohort, feature)] = Reason(later.starts, admit.key, enable.key)
-    for phase in sorted(counting, key=lambda p: p.starts):
+            result[(cohort, feature)] = Source(admit.key, enable.key)
+    for phase in phases:
         for grant in phase.grants:
             for cohort in grant.cohorts:
                 pair = (cohort, grant.feature)
-                if pair not in result or phase.starts < result[pair].starts:
-                    result[pair] = Reason(phase.starts, phase.key, phase.key, preview=True)
+                current = result.get(pair)
+                if current is None or starts[phase.key] < max(starts[k] for k in current.phases):
+                    result[pair] = Source(phase.key, phase.key, preview=True)
     return result
 
 
-def access(plan: Plan, *, at: datetime) -> dict[Pair, Reason]:
+def access_sources(plan: Plan, controls: Controls | None = None) -> dict[Pair, Source]:
+    """Every (cohort, feature) pair the plan ever gives, with the phases it comes from.
+
+    A phase that was rolled back is passed over where another phase gives the same pair, so that the pair
+    comes with that phase; where none does, the pair stays with the rolled-back phase, whose segment is
+    never true (the strategy stays in place, so that the roll back itself is one segment write).
+    """
+    controls = controls or {}
+    ordered = in_start_order(plan, controls)
+    starts = {p.key: effective_start(p, controls) for p in ordered}
+    counting = [p for p in ordered if not control_of(controls, p.key).rolled_back]
+    result = _sources_of(ordered, starts)
+    result.update(_sources_of(counting, starts))
+    return result
+
+
+def access_starts(plan: Plan, controls: Controls | None = None) -> dict[Pair, Reason]:
+    """The instant from which each cohort sees each feature, as things stand: pairs whose phases are held
+    or rolled back are left out (their segments are never true).
+
+    Every condition in the rule is "a phase has started by t", so access for a pair begins at one
+    instant and never ends unless a lead holds or rolls back a phase. `access(plan, at)` is this map cut
+    at an instant; in Unleash it is written out as one segment per phase (planner/lifecycle.py).
+    """
+    opens = opens_at(plan, controls or {})
+    result: dict[Pair, Reason] = {}
+    for pair, source in access_sources(plan, controls).items():
+        instants = [opens[k] for k in source.phases]
+        if all(i is not None for i in instants):
+            result[pair] = Reason(max(instants), source.admitted_by, source.enabled_by, source.preview)
+    return result
+
+
+def access(plan: Plan, *, at: datetime, controls: Controls | None = None) -> dict[Pair, Reason]:
     """Which cohorts see which features at instant `at` (timezone-aware), each with its reason."""
     if at.tzinfo is None:
         raise ValueError("`at` must be timezone-aware")
-    return {pair: reason for pair, reason in access_starts(plan).items() if reason.starts <= at}
-
-
-def admitted_cohorts(plan: Plan, *, at: datetime) -> set[str]:
-    return {p for phase in plan.phases if phase.status.grants_access and phase.starts <= at for p in phase.cohorts}
-
-
-def enabled_features(plan: Plan, *, at: datetime) -> set[str]:
-    return {f for phase in plan.phases if phase.status.grants_access and phase.starts <= at for f in phase.features}
+    return {pair: reason for pair, reason in access_starts(plan, controls).items() if reason.starts <= at}

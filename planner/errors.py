@@ -18,6 +18,7 @@ Our exception hierarchy:
   + Refused                   - well-formed, but the rules say no (HTTP 422)
     + OptInRefused            - a join, leave or acceptance that cannot be done; the message is for the user
     + PlanUnwritable          - the plan does not fit the Unleash server's limits (flags.desired raises it)
+    + PhaseActionRefused      - a hold, resume, start or roll back that the phase's state does not allow
   + NotConfigured             - a setting the operation needs is not set (HTTP 503); the message names it
   + Conflict                  - the state changed under the request (HTTP 409)
     + PlanExists              - a new plan's key is taken
@@ -132,6 +133,10 @@ class OptInRefused(Refused):
 
 class PlanUnwritable(Refused):
     """The plan cannot be written within the server's limits; the message says what to change."""
+
+
+class PhaseActionRefused(Refused):
+    """A lead's action on a phase that its state does not allow; the message says why and what to do."""
 
 
 class NotConfigured(PlannerError):

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from planner.access import access_starts
 from planner.membership import User, in_cohort
+from planner.lifecycle import Controls
 from planner.model import Plan
 
 
@@ -26,13 +27,14 @@ class FeatureLine:
         return None if self.unleash is None else self.unleash == self.planned_now
 
 
-def user_features(plan: Plan, user: User, *, now: datetime, members: dict[str, list[str]]) -> list[FeatureLine]:
+def user_features(plan: Plan, user: User, *, now: datetime, members: dict[str, list[str]],
+                  controls: Controls | None = None) -> list[FeatureLine]:
     """Every feature of `plan` the user has or will get, earliest access first, with cohort and phase."""
     belongs = {c.key for c in plan.cohorts
                if in_cohort(plan, c, user, members=frozenset(members.get(c.key, [])), at=now)}
     lines: dict[str, FeatureLine] = {}
     names = {f.key: f.name or f.key for f in plan.features}
-    for (cohort, feature), reason in sorted(access_starts(plan).items(), key=lambda kv: kv[1].starts):
+    for (cohort, feature), reason in sorted(access_starts(plan, controls).items(), key=lambda kv: kv[1].starts):
         if cohort not in belongs:
             continue
         line = lines.get(feature)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from planner.lifecycle import Controls, control_of, effective_start, opens_at
 from planner.model import Plan
 
 
@@ -16,18 +17,24 @@ class Milestone:
 
 @dataclass(frozen=True)
 class Standing:
-    status: str  # "empty" | "not started" | "running" | "complete"
+    status: str  # "empty" | "not started" | "running" | "held" | "complete"
     current: str | None  # the latest phase that has started and counts
     next: Milestone | None
 
 
-def standing(plan: Plan, *, now: datetime) -> Standing:
+def standing(plan: Plan, *, now: datetime, controls: Controls | None = None) -> Standing:
     if not plan.phases:
         return Standing("empty", None, None)
-    started = [p for p in plan.phases if p.starts <= now and p.status.grants_access]
-    upcoming = [Milestone(p.starts, f"phase '{p.name or p.key}' starts") for p in plan.phases if p.starts > now]
+    controls = controls or {}
+    opens = opens_at(plan, controls)
+    started = [p for p in plan.phases if opens[p.key] is not None and opens[p.key] <= now
+               and not control_of(controls, p.key).held]
+    upcoming = [Milestone(opens[p.key], f"phase '{p.name or p.key}' starts") for p in plan.phases
+                if opens[p.key] is not None and opens[p.key] > now]
     upcoming += [Milestone(t.at, f"training: {t.topic}") for p in plan.phases for t in p.trainings if t.at > now]
     following = min(upcoming, key=lambda m: m.at) if upcoming else None
-    current = max(started, key=lambda p: p.starts).key if started else None
-    status = "not started" if not started else ("running" if any(p.starts > now for p in plan.phases) else "complete")
+    current = max(started, key=lambda p: effective_start(p, controls)).key if started else None
+    held = any(control_of(controls, p.key).state for p in plan.phases)
+    status = ("held" if held else "not started" if not started else
+              "running" if any(effective_start(p, controls) > now for p in plan.phases) else "complete")
     return Standing(status, current, following)

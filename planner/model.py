@@ -50,20 +50,6 @@ MULTI_VALUED = frozenset(
 )
 
 
-class PhaseStatus(str, enum.Enum):
-    planned = "planned"
-    scheduled = "scheduled"
-    active = "active"
-    paused = "paused"
-    rolled_back = "rolled_back"
-    completed = "completed"
-
-    @property
-    def grants_access(self) -> bool:
-        """Paused and rolled-back phases contribute nothing; every other status counts once started."""
-        return self not in (PhaseStatus.paused, PhaseStatus.rolled_back)
-
-
 class Rule(Spec):
     """One condition on a context property, e.g. `department IN [HR, Sales]`."""
 
@@ -117,7 +103,6 @@ class Phase(Spec):
     features: tuple[str, ...] = ()
     grants: tuple[Grant, ...] = ()
     gate: tuple[str, ...] = ()
-    status: PhaseStatus = PhaseStatus.planned
     owners: tuple[str, ...] = ()
     budget: float | None = None
     trainings: tuple[Training, ...] = ()
@@ -145,6 +130,11 @@ class Guidelines(Spec):
     pause_until_accepted: bool = False
 
 
+class SyncMode(str, enum.Enum):
+    auto = "auto"  # the controller writes every change to Unleash on its next round
+    review = "review"  # changes wait for a lead's Apply; the plan page says how many
+
+
 class UnleashBinding(Spec):
     project: str = "default"
     environment: str = "production"
@@ -156,6 +146,7 @@ class Plan(Spec):
     goal: str = ""
     flag_prefix: str = ""
     currency: str = "EUR"
+    sync: SyncMode = SyncMode.auto
     guidelines: Guidelines = Guidelines()
     unleash: UnleashBinding = UnleashBinding()
     features: tuple[Feature, ...] = ()

@@ -14,13 +14,12 @@ from datetime import datetime
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
-from planner import audit
+from planner import audit, webhooks
 from planner.errors import CohortNotFound, OptInRefused
-from planner.model import CohortKind, Plan, PhaseStatus
+from planner.model import CohortKind, Plan
 from planner.userids import problem
 from planner.tables import CohortRow, MembershipRow, PlanRow, utcnow
 
-OPEN_STATUSES = (PhaseStatus.scheduled, PhaseStatus.active)
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,8 @@ class Offer:
 
 
 def open_offers(plan: Plan) -> list[Offer]:
-    """Opt-in cohorts that a scheduled or active phase admits (or grants a preview to)."""
+    """Opt-in cohorts that a phase admits (or grants a preview to). Joining stays open while a phase is held
+    or rolled back: members then wait for it, as Unleash's phase segment says."""
     from planner.access import access_starts
 
     starts = access_starts(plan)
@@ -42,7 +42,7 @@ def open_offers(plan: Plan) -> list[Offer]:
     for cohort in plan.cohorts:
         if cohort.kind is not CohortKind.opt_in:
             continue
-        phases = [p.key for p in plan.phases if p.status in OPEN_STATUSES and
+        phases = [p.key for p in plan.phases if
                   (cohort.key in p.cohorts or any(cohort.key in g.cohorts for g in p.grants))]
         if not phases:
             continue
@@ -90,7 +90,7 @@ def position_in_waitlist(session: Session, cohort_id: int, requested_at: datetim
 def refusal(plan: Plan, cohort_key: str, accepted_version: int | None) -> OptInRefused | None:
     """Why `cohort_key` cannot be joined with these guidelines accepted; None when it can."""
     if cohort_key not in {o.cohort_key for o in open_offers(plan)}:
-        return OptInRefused(f"'{cohort_key}' is not open for opt-in (no scheduled or active phase admits it)")
+        return OptInRefused(f"'{cohort_key}' is not open for opt-in (no phase of the plan admits it)")
     if accepted_version != plan.guidelines.version:
         return OptInRefused(f"accept the current usage guidelines (version {plan.guidelines.version}) to join")
     return None
@@ -133,6 +133,9 @@ def leave(*, session: Session, plan_key: str, cohort_key: str, user: str, actor:
     if promoted:
         summary += f"; '{promoted}' moved up from the waitlist"
     audit.record(session, action="optin.leave", actor=who, plan_id=plan_row.id, summary=summary)
+    if promoted:  # the platform may tell them; their "My features" shows the cohort's features
+        webhooks.enqueue(session, plan_id=plan_row.id, plan_key=plan_key, event="waitlist.moved_up",
+                         data={"cohort": cohort_key, "user": promoted})
     return LeaveResult(True, promoted)
 
 

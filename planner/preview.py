@@ -7,6 +7,7 @@ from datetime import datetime
 
 from planner.access import Reason, access
 from planner.membership import User, in_cohort
+from planner.lifecycle import Controls
 from planner.model import Plan
 
 
@@ -17,14 +18,14 @@ class UserGrant:
     reason: Reason
 
 
-def user_access(plan: Plan, user: User, *, at: datetime,
-                members: dict[str, frozenset[str]] | None = None) -> dict[str, list[UserGrant]]:
+def user_access(plan: Plan, user: User, *, at: datetime, members: dict[str, frozenset[str]] | None = None,
+                controls: Controls | None = None) -> dict[str, list[UserGrant]]:
     """Each feature `user` sees at `at`, with every cohort and phase that gives it to them."""
     members = members or {}
     belongs = {c.key for c in plan.cohorts
                if in_cohort(plan, c, user, members=members.get(c.key, frozenset()), at=at)}
     result: dict[str, list[UserGrant]] = {}
-    for (cohort, feature), reason in sorted(access(plan, at=at).items()):
+    for (cohort, feature), reason in sorted(access(plan, at=at, controls=controls).items()):
         if cohort in belongs:
             result.setdefault(feature, []).append(UserGrant(feature, cohort, reason))
     return result

@@ -87,8 +87,9 @@ def report_progress(session: Session, job_id: int, *, done: int, total: int) -> 
 
 
 def finish_run(session: Session, run: SyncRunRow, *, state: str, writes: int, report: dict[str, Any],
-               desired: dict[str, Any] | None = None, error: str | None = None) -> SyncRunRow:
+               desired: dict[str, Any] | None = None, error: str | None = None, digest: str = "") -> SyncRunRow:
     run = session.merge(run)
+    run.digest = digest
     run.state, run.writes, run.error, run.finished_at = state, writes, error, utcnow()
     run.counts = {**report.get("counts", {}), "writes": writes}
     run.changes = report.get("changes", [])
@@ -109,6 +110,13 @@ def previous_fingerprints(session: Session, plan_id: int) -> dict[str, Any] | No
                                                 SyncRunRow.dry_run == False)  # noqa: E712
                        .order_by(SyncRunRow.id.desc())).first()
     return run.desired if run else None
+
+
+def last_digest(session: Session, plan_id: int) -> str | None:
+    """The digest of what the last completed sync left in Unleash (cheap: the fingerprints are not loaded)."""
+    return session.exec(select(SyncRunRow.digest).where(SyncRunRow.plan_id == plan_id, SyncRunRow.state == "done",
+                                                        SyncRunRow.dry_run == False)  # noqa: E712
+                        .order_by(SyncRunRow.id.desc()).limit(1)).first()
 
 
 def runs(session: Session, plan_id: int, limit: int = 20) -> list[SyncRunRow]:

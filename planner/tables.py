@@ -34,6 +34,12 @@ class PlanRow(SQLModel, table=True):
     # a sync holds this lease while it writes, so two syncs of one plan never interleave
     sync_lease_owner: str | None = None
     sync_lease_until: datetime | None = None
+    sync_mode: str = Field(default="auto", max_length=10, sa_column_kwargs={"server_default": "auto"})
+    # what the controller last found: in_sync | pending | drift | error, when, and what
+    sync_state: str = Field(default="", max_length=20, sa_column_kwargs={"server_default": ""})
+    sync_state_at: datetime | None = None
+    sync_state_detail: str = Field(default="", sa_column=Column(Text, nullable=False, default="", server_default=""))
+    pending_changes: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class FeatureRow(SQLModel, table=True):
@@ -136,7 +142,6 @@ class PhaseRow(SQLModel, table=True):
     # ISO 8601 with the offset the lead wrote, so an export gives back exactly what was applied
     starts: str
     ends: str | None = None
-    status: str = "planned"
     cohorts: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     features: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     grants: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
@@ -145,6 +150,28 @@ class PhaseRow(SQLModel, table=True):
     budget: float | None = None
     trainings: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     position: int = 0
+
+
+class PhaseControlRow(SQLModel, table=True):
+    """What leads did to a phase (planner.lifecycle.Control), and the status last recorded for it, so that
+    each transition is written to the audit log once. Kept apart from the plan's content: an action is not
+    an edit and does not bump the plan's version."""
+
+    __tablename__ = "phase_control"
+    __table_args__ = (UniqueConstraint("plan_id", "phase_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan.id", index=True, ondelete="CASCADE")
+    phase_key: str = Field(max_length=60)
+    state: str = Field(default="", max_length=20)  # "" | held | rolled_back
+    since: datetime | None = None
+    kept: bool = False
+    cause: str = Field(default="", max_length=60)
+    started_at: datetime | None = None
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    actor: str = Field(default="", max_length=200)
+    status: str = Field(default="", max_length=20)  # as last recorded (audit of transitions)
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 class SyncRunRow(SQLModel, table=True):
@@ -170,6 +197,52 @@ class SyncRunRow(SQLModel, table=True):
     changes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # the Unleash objects the planner meant to own after this run, for telling drift from plan changes
     desired: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # a digest of `desired` without opt-in members (the pusher's): the controller compares it each round
+    digest: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
+
+
+class WebhookRow(SQLModel, table=True):
+    """A URL told of a plan's events, and the secret that signs each delivery (planner/webhooks.py)."""
+
+    __tablename__ = "webhook"
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan.id", index=True, ondelete="CASCADE")
+    url: str = Field(sa_column=Column(Text, nullable=False))
+    secret: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+    created_by: str = Field(default="", max_length=200)
+
+
+class WebhookDeliveryRow(SQLModel, table=True):
+    """The outbox: one event for one webhook, posted until it is taken (2xx) or given up."""
+
+    __tablename__ = "webhook_delivery"
+
+    id: int | None = Field(default=None, primary_key=True)
+    webhook_id: int = Field(foreign_key="webhook.id", index=True, ondelete="CASCADE")
+    event: str = Field(max_length=40)
+    body: str = Field(sa_column=Column(Text, nullable=False))  # exactly as signed and sent
+    state: str = Field(default="pending", max_length=20, index=True)  # pending | delivered | failed
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
+    claimed_until: datetime | None = None
+    claimed_by: str = Field(default="", max_length=64)
+    last_attempt_at: datetime | None = None
+    last_status: int | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+    delivered_at: datetime | None = None
+
+
+class LeaderLeaseRow(SQLModel, table=True):
+    """One controller among all processes: the one holding this lease runs the rounds, renewing it each round."""
+
+    __tablename__ = "leader_lease"
+
+    name: str = Field(primary_key=True, max_length=40)
+    owner: str = Field(default="", max_length=64)
+    until: datetime | None = None
 
 
 class AuditRow(SQLModel, table=True):

@@ -24,6 +24,12 @@ KPI_TARGET_PATTERN = re.compile(r"^\s*(>=|<=|>|<|==)\s*(-?\d+(?:\.\d+)?)\s*$")
 
 
 
+# A plan file says what is meant to happen; what leads did about it is state (planner/lifecycle.py).
+STATUS_GONE = ("is no longer part of a plan file: a phase's status follows from its start and from what leads do. "
+               "Delete the line. To hold, resume, start early or roll back a phase, use the plan page or "
+               "`planner phase hold|resume|start|rollback PLAN PHASE --reason TEXT` once the plan is applied")
+
+
 def _path(prefix: str, loc: tuple) -> str:
     path = prefix
     for part in loc:
@@ -65,6 +71,9 @@ def parse_plan(raw: Any) -> Plan:
         adapter = TypeAdapter(model)
         parsed = []
         for index, item in enumerate(value):
+            if name == "phases" and isinstance(item, dict) and "status" in item:
+                errors.append(PlanError(f"phases[{index}].status", STATUS_GONE))
+                item = {k: v for k, v in item.items() if k != "status"}
             try:
                 parsed.append((index, adapter.validate_python(item)))
             except ValidationError as exc:
@@ -122,6 +131,8 @@ def _semantic_errors(plan: Plan, items: dict[str, list], known_keys: dict[str, s
             add(f"features[{index}].key", f"'{flag}' is not a valid Unleash flag name "
                                           "(letters, digits, '.', '_', '~', '-'; at most 100)")
     for index, cohort in items["cohorts"]:
+        if cohort.key == "phase":  # `rp:<plan>:phase:<key>` names the phases' segments in Unleash
+            add(f"cohorts[{index}].key", "'phase' is reserved for the phases' segments in Unleash; choose another key")
         errors.extend(_cohort_errors(f"cohorts[{index}]", cohort))
     for index, kpi in items["kpis"]:
         if not KPI_TARGET_PATTERN.match(kpi.target):

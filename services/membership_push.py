@@ -19,6 +19,7 @@ from flags.limits import ResourceLimits
 from flags.reconcile import execute, prepare_scoped
 from planner.db import session_scope
 from planner.optin import effective_members, mark_pushed
+from planner.phasecontrol import load_controls
 from planner.store import read_plan_cached
 from planner.errors import SyncBusy
 from planner.syncruns import PUSH_LEASE, acquire_lease, has_synced, previous_fingerprints, release_lease
@@ -66,10 +67,12 @@ def push_plan(database_url: str, plan_key: str, admin, limits: ResourceLimits, r
         dirty = {c.key for c in session.exec(select(CohortRow).where(
             CohortRow.plan_id == row.id, CohortRow.membership_version > CohortRow.pushed_version))}
         previous = previous_fingerprints(session, row.id)
+        controls = load_controls(session, row.id)
         plan_id = row.id
     pushed = False
     try:
-        sync = prepare_scoped(plan, admin=admin, members=members, cohorts=dirty, limits=limits, previous=previous)
+        sync = prepare_scoped(plan, admin=admin, members=members, cohorts=dirty, limits=limits, previous=previous,
+                              controls=controls)
         execute(sync, admin=admin)
         report.segment_writes += sum(c.kind == "segment" for c in sync.diff.changes)
         report.other_writes += sum(c.kind != "segment" for c in sync.diff.changes)

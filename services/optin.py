@@ -17,6 +17,7 @@ from planner.features import FeatureLine, user_features
 from planner.optin import (JoinResult, LeaveResult, Offer, accept_guidelines as accept, effective_members, leave,
                            memberships, open_offers, roster as cohort_roster, waiting_position)
 from planner.optin_batch import JoinRequest
+from planner.phasecontrol import load_controls
 from planner.plans import list_plans
 from planner.store import live_plan, read_plan_cached
 from planner.tables import CohortRow, MembershipRow
@@ -128,11 +129,13 @@ def my_features(*, database_url: str, user: User, reader=None) -> list[FeatureLi
     now = datetime.now(UTC)
     lines: list[FeatureLine] = []
     with session_scope(database_url) as session:
-        plans = [read_plan_cached(session, row) for row in list_plans(session=session)]
+        rows = list_plans(session=session)
+        plans = [read_plan_cached(session, row) for row in rows]
         member_lists = {plan.key: effective_members(session, plan)[0] for plan in plans}
+        controls = {row.key: load_controls(session, row.id) for row in rows}
     context = {"userId": user.id, "properties": dict(user.properties)}
     for plan in plans:
-        for line in user_features(plan, user, now=now, members=member_lists[plan.key]):
+        for line in user_features(plan, user, now=now, members=member_lists[plan.key], controls=controls[plan.key]):
             if reader is not None and reader.environment == plan.unleash.environment:
                 line.unleash = reader.enabled(line.flag, context)
             lines.append(line)

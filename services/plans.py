@@ -11,6 +11,7 @@ from planner.db import session_scope
 from planner.errors import PlanError, PlanExists, PlanInvalid, PlanNotFound
 from planner.milestones import Standing, standing
 from planner.model import Plan
+from planner.phasecontrol import load_controls
 from planner.planfile import dump_plan, load_plan
 from planner.plans import ApplyResult
 from planner.store import live_plan, plan_row, read_plan_cached
@@ -30,7 +31,7 @@ def list_plans(*, database_url: str, now: datetime | None = None) -> list[PlanSu
     now = now or datetime.now(UTC)
     with session_scope(database_url) as session:
         rows = stored.list_plans(session=session)
-        return [PlanSummary(row, plan, standing(plan, now=now))
+        return [PlanSummary(row, plan, standing(plan, now=now, controls=load_controls(session, row.id)))
                 for row in rows for plan in [read_plan_cached(session, row)]]
 
 

@@ -7,9 +7,11 @@ from datetime import datetime
 
 from planner.access import Reason, access
 from planner.membership import User
+from planner.db import session_scope
 from planner.model import Plan
+from planner.phasecontrol import load_controls
 from planner.preview import UserGrant, user_access
-from services.plans import get_plan
+from planner.store import live_plan
 
 
 @dataclass(frozen=True)
@@ -23,9 +25,12 @@ class Preview:
 
 def preview(*, database_url: str, key: str, at: datetime, user: str | None = None,
             properties: dict[str, str] | None = None) -> Preview:
-    """The cohort × feature access of plan `key` at `at`; with `user`, also that user's features."""
-    plan = get_plan(database_url=database_url, key=key)
-    grid = access(plan, at=at)
+    """The cohort × feature access of plan `key` at `at` as things stand (held and rolled-back phases give
+    nothing); with `user`, also that user's features."""
+    with session_scope(database_url) as session:
+        row, plan = live_plan(session, key)
+        controls = load_controls(session, row.id)
+    grid = access(plan, at=at, controls=controls)
     if not user:
         return Preview(plan, at, grid)
-    return Preview(plan, at, grid, user, user_access(plan, User(user, properties or {}), at=at))
+    return Preview(plan, at, grid, user, user_access(plan, User(user, properties or {}), at=at, controls=controls))

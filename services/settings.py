@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     # process's, and its job is marked abandoned
     sync_heartbeat_seconds: float = 5.0
     sync_lease_seconds: float = 30.0
+    # the controller (one leader among all processes): seconds between its rounds, and between two reads of
+    # the whole of Unleash looking for hand edits (drift); off, `planner tick` from cron runs the rounds
+    controller: bool = True
+    controller_interval: float = Field(5.0, gt=0)
+    drift_check_seconds: float = Field(60.0, gt=0)
 
     @field_validator("trusted_proxies")
     @classmethod

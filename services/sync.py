@@ -15,13 +15,15 @@ from datetime import timedelta
 from typing import Any
 
 from flags.desired import DesiredStateError
-from flags.diff import fingerprints
+from flags.diff import digest, fingerprints
 from flags.errors import UnleashError, UnleashUnavailable
 from flags.reconcile import Progress, SyncPlan, execute, prepare
-from planner import audit
+from planner import audit, webhooks
 from planner.db import session_scope
 from planner.errors import JobNotFound, SyncBusy
+from planner.model import CohortKind
 from planner.optin import effective_members, mark_pushed
+from planner.phasecontrol import load_controls
 from planner.store import live_plan
 from planner.syncruns import (ACTIVE, LEASE, acquire_lease, finish_run, job, latest_job, mark_abandoned,
                               previous_fingerprints, release_lease, renew_lease, report_progress, runs, start_run)
@@ -75,6 +77,7 @@ class _Begun:
     previous: dict[str, Any] | None
     lease: str | None
     run: SyncRunRow | None
+    controls: Any = None
 
 
 def _begin(database_url: str, plan_key: str, actor: str, *, dry_run: bool, record: bool, state: str,
@@ -90,7 +93,7 @@ def _begin(database_url: str, plan_key: str, actor: str, *, dry_run: bool, recor
                 previous = previous_fingerprints(session, row.id)
                 lease = None if dry_run else acquire_lease(session, row, hold=timing.hold)
                 run = start_run(session, plan_row=row, actor=actor, dry_run=dry_run, state=state) if record else None
-                return _Begun(plan, row.id, members, member_versions, previous, lease, run)
+                return _Begun(plan, row.id, members, member_versions, previous, lease, run, load_controls(session, row.id))
         except SyncBusy as busy:
             if not busy.push_round or time.monotonic() > deadline:
                 raise
@@ -156,7 +159,8 @@ def _run(database_url: str, begun: _Begun, *, admin, actor: str, dry_run: bool, 
 
     try:
         with reporter:
-            sync = prepare(begun.plan, admin=admin, members=begun.members, previous=begun.previous)
+            sync = prepare(begun.plan, admin=admin, members=begun.members, previous=begun.previous,
+                           controls=begun.controls)
             reporter.total = len(sync.diff.changes)
             if not dry_run:
                 execute(sync, admin=admin, on_progress=progress)
@@ -168,6 +172,8 @@ def _run(database_url: str, begun: _Begun, *, admin, actor: str, dry_run: bool, 
             if not dry_run:
                 audit.record(session, action="plan.sync.failed", actor=actor, plan_id=plan_id,
                              summary=f"sync failed after {admin.writes} writes: {exc}", detail={"run": run_id})
+                webhooks.enqueue(session, plan_id=plan_id, plan_key=plan_key, event="sync.failed",
+                                 data={"run": run_id, "by": actor, "writes": admin.writes, "error": str(exc)})
             if begun.lease:
                 release_lease(session, plan_id, begun.lease)
         return SyncOutcome(plan_key, run_id, dry_run, "failed", admin.writes, report, error=str(exc),
@@ -183,8 +189,9 @@ def _run(database_url: str, begun: _Begun, *, admin, actor: str, dry_run: bool, 
     report = sync.report()
     with session_scope(database_url, serial=True) as session:
         if run is not None:
-            finish_run(session, run, state="done", writes=admin.writes, report=report,
-                       desired=None if dry_run else fingerprints(sync.desired))
+            desired = None if dry_run else fingerprints(sync.desired)
+            finish_run(session, run, state="done", writes=admin.writes, report=report, desired=desired,
+                       digest=desired_digest(begun.plan, desired) if desired else "")
         if not dry_run:
             counts = report["counts"]
             audit.record(session, action="plan.sync", actor=actor, plan_id=plan_id,
@@ -194,6 +201,11 @@ def _run(database_url: str, begun: _Begun, *, admin, actor: str, dry_run: bool, 
             release_lease(session, plan_id, begun.lease)
             mark_pushed(session, begun.member_versions)
     return SyncOutcome(plan_key, run_id, dry_run, "ok", admin.writes, report)
+
+
+def desired_digest(plan, fps: dict[str, Any]) -> str:
+    """The digest the controller compares (flags.diff.digest): the plan's state without opt-in members."""
+    return digest(fps, plan=plan.key, skip_cohorts={c.key for c in plan.cohorts if c.kind is CohortKind.opt_in})
 
 
 def sync_plan(*, database_url: str, plan_key: str, admin, actor: str, dry_run: bool = False, record: bool = True,

@@ -23,7 +23,8 @@ from web import errors
 from web.auth import NotSignedIn
 from web.rendering import compile_templates
 from web.security import POLICY, BodyLimit, SecurityHeaders
-from web.routes import api, audit, health, pilot, pilot_api, plan_page, plans, preview, roster, session, sync, tokens
+from web.routes import (api, audit, health, phases, pilot, pilot_api, plan_page, plans, preview, roster, session, sync,
+                        tokens, webhooks)
 
 HERE = Path(__file__).resolve().parent
 HTMX = HERE / "assets" / "node_modules" / "htmx.org" / "dist"
@@ -32,8 +33,8 @@ SWAGGER = HERE / "assets" / "node_modules" / "swagger-ui-dist"
 
 @asynccontextmanager
 async def background_work(app: FastAPI):
-    """The flag reader ("My features" asks the real Unleash; it runs only while used) and the opt-in pusher,
-    one each per process."""
+    """The flag reader ("My features" asks the real Unleash; it runs only while used), the opt-in pusher and
+    the controller, one each per process (one controller leads)."""
     from flags.on_demand import ReaderOnDemand
     from flags.reader import FlagReader
     from services.membership_push import MembershipPusher
@@ -55,6 +56,22 @@ async def background_work(app: FastAPI):
         pusher.start()
         app.state.pusher = pusher
         started.append(pusher.stop)
+    if config.background and config.controller and app.state.admin is not None:
+        from services.controller import Controller
+
+        # every process runs one; the one holding the database lease does the rounds, the others wait
+        controller = Controller(database_url=config.database_url, admin=app.state.admin,
+                                interval=config.controller_interval, drift_every=config.drift_check_seconds,
+                                timing=app.state.lease_timing)
+        controller.start()
+        app.state.controller = controller
+        started.append(controller.stop)
+    if config.background:
+        from services.webhooks import WebhookSender
+
+        sender = WebhookSender(database_url=config.database_url)  # every process posts; each delivery once
+        sender.start()
+        started.append(sender.stop)
     if config.background:  # a real server (not a test's app): connections before the first requests
         open_pool(config.database_url)
     # Everything made so far (modules, templates, the app) lives as long as the process: frozen, the
@@ -104,8 +121,10 @@ def create_app(*, settings: Settings | None = None) -> FastAPI:
         return page
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # plan_page last: its /plans/{key}/{kind} would otherwise catch /preview and /sync
-    for module in (health, session, api, pilot_api, pilot, plans, preview, sync, roster, audit, tokens, plan_page):
-        app.include_router(module.router)
+    for router in (health.router, session.router, api.router, phases.api, pilot_api.router, pilot.router,
+                   plans.router, preview.router, sync.router, roster.router, audit.router, tokens.router, phases.pages, webhooks.router,
+                   plan_page.router):
+        app.include_router(router)
 
     @app.exception_handler(NotSignedIn)
     def _sign_in(request: Request, _exc: NotSignedIn):

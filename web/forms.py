@@ -61,7 +61,6 @@ def cohort_item(form: FormData, users: list[str] | None) -> dict[str, Any]:
 def phase_item(form: FormData, existing: dict[str, Any] | None) -> dict[str, Any]:
     """A phase from its edit form; which cohorts and features it has is edited in the matrix, so kept."""
     item: dict[str, Any] = {"key": _text(form, "key"), "name": _text(form, "name"), "starts": _text(form, "starts"),
-                            "status": _text(form, "status") or "planned",
                             "owners": _split(_text(form, "owners")), "gate": form.getlist("gate")}
     for name in ("cohorts", "features"):
         item[name] = list((existing or {}).get(name, []))

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from markupsafe import Markup, escape
 
 from planner.limits import EARLIEST, LATEST
-from planner.model import Phase, PhaseStatus, Plan
+from planner.lifecycle import PhaseStatus
+from planner.model import Phase, Plan
 
 ROW = 26  # px per phase row; the SVG grows by this much per phase
 BAR = 14
@@ -24,11 +25,11 @@ COLOURS = {  # status: (fill, stroke)
     PhaseStatus.planned: ("#dbe3f0", "#7d8ba3"),
     PhaseStatus.scheduled: ("#9db8ea", "#2456c8"),
     PhaseStatus.active: ("#3a9d5d", "#1f7a3d"),
-    PhaseStatus.paused: ("#f5dcae", "#9a6200"),
+    PhaseStatus.held: ("#f5dcae", "#9a6200"),
     PhaseStatus.rolled_back: ("#f6cdc8", "#b42318"),
     PhaseStatus.completed: ("#c4c9d2", "#5d6677"),
 }
-HATCH_ANGLE = {PhaseStatus.paused: 45, PhaseStatus.rolled_back: -45}  # interrupted phases are striped
+HATCH_ANGLE = {PhaseStatus.held: 45, PhaseStatus.rolled_back: -45}  # interrupted phases are striped
 
 
 def _el(tag: str, content: str = "", /, **attrs: object) -> str:
@@ -124,14 +125,14 @@ def _svg(uid: str, width: int, height: int, heading: str, summary: str, body: st
     )
 
 
-def _summary(plan: Plan, spans: list, today: datetime) -> str:
+def _summary(plan: Plan, spans: list, today: datetime, statuses: dict[str, PhaseStatus]) -> str:
     last = max([p.starts for p in plan.phases] + [p.ends for p in plan.phases if p.ends], key=_utc)
     count = f"{len(spans)} phase{'s' if len(spans) != 1 else ''}"
     parts = [f"{count} from {_day(plan.phases[0].starts)} to {_day(last)}; today is {_day(today)}."]
     for phase, _, _ in spans:
         extra = "".join([f", gate: {', '.join(phase.gate)}" if phase.gate else "",
                          f", {len(phase.trainings)} training(s)" if phase.trainings else ""])
-        parts.append(f"{_label(phase)}: {phase.status.value.replace('_', ' ')}, from {_day(phase.starts)}{extra}.")
+        parts.append(f"{_label(phase)}: {statuses[phase.key].label}, from {_day(phase.starts)}{extra}.")
     return " ".join(parts)
 
 
@@ -165,8 +166,11 @@ def _gate(x: float, y: float, content: str = "") -> str:
     return _el("polygon", content, class_="tl-gate", points=points, fill=INK, stroke="#fff", stroke_width=1.0)
 
 
-def render_timeline(plan: Plan, *, today: datetime, width: int = 960) -> Markup:
-    """The plan's phases on a date axis as inline SVG markup; every text in it is escaped."""
+def render_timeline(plan: Plan, *, today: datetime, width: int = 960,
+                    statuses: dict[str, PhaseStatus] | None = None) -> Markup:
+    """The plan's phases on a date axis as inline SVG markup, coloured by status (planned when not given);
+    every text in it is escaped."""
+    statuses = {p.key: PhaseStatus.planned for p in plan.phases} | (statuses or {})
     uid = "tl-" + re.sub(r"[^A-Za-z0-9_-]+", "-", plan.key)
     heading = f"Timeline of {plan.title or plan.key}"
     spans = _spans(plan.phases)
@@ -209,7 +213,7 @@ def render_timeline(plan: Plan, *, today: datetime, width: int = 960) -> Markup:
 
     for i, (phase, start, end) in enumerate(spans):
         top, mid = HEAD + i * ROW, HEAD + i * ROW + ROW / 2
-        name, status = _label(phase), phase.status
+        name, status = _label(phase), statuses[phase.key]
         until = _day(phase.ends) if phase.ends else "no planned end"
         row = [_title(f"{name} ({status.value.replace('_', ' ')}): {_day(phase.starts)} to {until}"
                       + (f"; owners: {', '.join(phase.owners)}" if phase.owners else ""))]
@@ -236,4 +240,4 @@ def render_timeline(plan: Plan, *, today: datetime, width: int = 960) -> Markup:
     out.append(_el("text", escape(label), class_="tl-today-label", x=min(max(tx, x0 + half), width - 4 - half),
                    y=13.0, fill=TODAY, font_weight="600", text_anchor="middle"))
     out.append(legend)
-    return _svg(uid, width, height, heading, _summary(plan, spans, today), "".join(out))
+    return _svg(uid, width, height, heading, _summary(plan, spans, today, statuses), "".join(out))

@@ -255,10 +255,11 @@ def _stop(process: subprocess.Popen) -> None:
 
 @contextmanager
 def serve(directory: Path, extra_env: dict[str, str] | None = None) -> Iterator[LiveServer]:
-    """Run `planner serve` on a new database in `directory` until the block ends."""
+    """Run `planner serve` on a new database in `directory` until the block ends. Its controller is off unless
+    `extra_env` turns it on: the lead's own Apply is what most journeys test."""
     planner = _planner_command()
     database_url = f"sqlite:///{directory / 'planner.db'}"
-    env = {**os.environ, "PLANNER_DATABASE_URL": database_url, "PLANNER_DEV_LOGIN": "true",
+    env = {**os.environ, "PLANNER_DATABASE_URL": database_url, "PLANNER_DEV_LOGIN": "true", "PLANNER_CONTROLLER": "false",
            "_TYPER_STANDARD_TRACEBACK": "1",  # plain tracebacks in the errors below, not Rich's boxes
            **(extra_env or {})}
     upgrade = subprocess.run([planner, "db", "upgrade"], env=env, cwd=ROOT, capture_output=True, text=True,

@@ -65,7 +65,7 @@ def test_a_batch_answers_each_request_as_if_it_came_alone(each_database_url):
         ("member", None, True), ("waiting", 1, True),
         ("OptInRefused", "accept the current usage guidelines (version 1) to join"),
         ("waiting", 2, True), ("waiting", 1, False), ("member", None, False),
-        ("OptInRefused", "'hr' is not open for opt-in (no scheduled or active phase admits it)"),
+        ("OptInRefused", "'hr' is not open for opt-in (no phase of the plan admits it)"),
         ("PlanNotFound", "no plan 'no-such-plan'"),
     ]
     assert users(url, plan) == (["early", "a"], ["b", "c"])

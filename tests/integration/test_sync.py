@@ -62,9 +62,10 @@ def test_first_sync_creates_and_the_second_makes_zero_writes(each_database_url, 
     dry = sync(database_url, plan, admin, dry_run=True)
     assert dry["writes"] == 0 and dry["created"] > 0
     first = sync(database_url, plan, admin)
-    # 3 flags; 2 segments (the empty opt-in cohort and everyone need none); strategies for blog, wiki and
-    # forum x (champions, hr, all): the pilot cohort has no members yet, so no strategy of its own
-    assert first["created"] == 3 + 2 + 9 and first["updated"] == 3  # 3 environments turned on
+    # 3 flags; 2 cohort segments (the empty opt-in cohort and everyone need none) and 3 phase segments;
+    # strategies for blog, wiki and forum x (champions, hr, all): the pilot cohort has no members yet, so no
+    # strategy of its own
+    assert first["created"] == 3 + 2 + 3 + 9 and first["updated"] == 3  # 3 environments turned on
     assert first["writes"] == first["created"] + first["updated"]
     assert [c["text"] for c in first["items"]] == [c["text"] for c in dry["items"]]
     second = sync(database_url, plan, admin)
@@ -176,7 +177,7 @@ def test_unleash_going_down_mid_sync_loses_nothing_and_the_next_sync_converges(d
     assert failed.outcome == "failed" and failed.writes == 7
     assert env["UNLEASH_ADMIN_TOKEN"] not in (failed.error or "")
     done = sync(database_url, plan, admin)
-    assert done["created"] + done["updated"] == 17 - 7  # what the failed run did is not redone
+    assert done["created"] + done["updated"] == 20 - 7  # what the failed run did is not redone
     assert sync(database_url, plan, admin)["writes"] == 0
     with session_scope(database_url) as session:
         states = [r.state for r in runs(session, plan_row(session, plan.key).id)]

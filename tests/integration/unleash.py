@@ -69,7 +69,7 @@ def admin_client(env) -> UnleashAdmin:
 
 # plan keys the tests make (unique(...) suffixes); anything else on the server — the demo plan, a
 # developer's own plans, a benchmark running beside — is not the tests' to remove
-TEST_PLAN = r"(sync|truth|cli|push|pilot|journey|jobs)-[0-9a-f]{6,8}"
+TEST_PLAN = r"(sync|truth|cli|push|pilot|journey|jobs|phase|ctl)-[0-9a-f]{6,8}"
 
 
 def remove_test_plans(admin: UnleashAdmin, *, environments=("development", "production")) -> int:

@@ -2,24 +2,68 @@
 
 import pytest
 
-from flags.desired import DesiredStateError, desired_state, starts_constraint
+from datetime import datetime
+
+from flags.desired import NEVER, DesiredStateError, desired_state, starts_constraint
 from flags.limits import ResourceLimits
+from planner.lifecycle import Action, apply
 from planner.model import Cohort, CohortKind
 from tests.plans import demo_plan
 
+P = "rp:intranet-rollout"
 
-def test_one_strategy_per_cohort_and_feature_with_the_access_start():
+
+def test_one_segment_per_phase_carries_its_start_and_each_strategy_the_phases_it_comes_from():
     state = desired_state(demo_plan())
-    hr_wiki = state.strategies[("wiki", "rp:intranet-rollout:hr:1")]
-    assert hr_wiki.constraints == (starts_constraint(demo_plan().phases[1].starts),)
-    assert hr_wiki.constraints[0]["value"] == "2026-12-07T06:59:59.999Z"
-    assert hr_wiki.segment == "rp:intranet-rollout:hr:1"
-    everyone = state.strategies[("communities", "rp:intranet-rollout:all")]
-    assert everyone.segment is None and everyone.rollout == 100
+    wave = state.segments[f"{P}:phase:wave-1"]
+    assert wave.constraints == (starts_constraint(demo_plan().phases[1].starts),)
+    assert wave.constraints[0]["value"] == "2026-12-07T06:59:59.999Z"
+    assert "phase 'Wave 1'" in wave.description and "Starts 2026-12-07 07:00 UTC" in wave.description
+    hr_wiki = state.strategies[("wiki", f"{P}:hr:1")]
+    # admitted by Wave 1, the wiki enabled by the pilot: access starts at the later of the two
+    assert hr_wiki.segments == (f"{P}:hr:1", f"{P}:phase:wave-1", f"{P}:phase:pilot")
+    assert hr_wiki.constraints == ()
+    pilot_wiki = state.strategies[("wiki", f"{P}:champions:1")]
+    assert pilot_wiki.segments == (f"{P}:champions:1", f"{P}:phase:pilot")  # one phase did both: one segment
+    everyone = state.strategies[("communities", f"{P}:all")]
+    assert everyone.segments == (f"{P}:phase:general",) and everyone.rollout == 100
     quarter = state.strategies[("wiki", "rp:intranet-rollout:sales-quarter:1")]
     assert quarter.rollout == 25 and quarter.group_id == "intranet-rollout.sales-quarter"
     # the same groupId on every flag: the same quarter of Sales gets every feature
     assert {s.group_id for s in state.strategies.values() if "sales-quarter" in s.title} == {"intranet-rollout.sales-quarter"}
+
+
+def test_holding_or_rolling_back_a_phase_changes_its_segment_and_nothing_else():
+    plan = demo_plan()
+    state = desired_state(plan)
+    held = desired_state(plan, controls=apply(plan, {}, Action.hold, "wave-1", at=datetime.fromisoformat(
+        "2026-12-01T08:00:00+01:00"), actor="lead", reason="the works council asked to wait"))
+    assert held.strategies == state.strategies and held.flags == state.flags
+    changed = {name for name in state.segments if state.segments[name] != held.segments[name]}
+    assert changed == {f"{P}:phase:wave-1", f"{P}:phase:general"}  # Wave 1 and the phase after it
+    assert held.segments[f"{P}:phase:wave-1"].constraints == (NEVER,)
+    assert "Held by lead on 2026-12-01 07:00 UTC: the works council asked to wait" in \
+        held.segments[f"{P}:phase:wave-1"].description
+    assert "Wave 1 is held" in held.segments[f"{P}:phase:general"].description
+
+
+def test_a_held_active_phase_keeps_its_start():
+    plan = demo_plan()
+    controls = apply(plan, {}, Action.hold, "pilot", at=datetime.fromisoformat("2026-11-20T08:00:00+01:00"),
+                     actor="lead", reason="feedback first")
+    state = desired_state(plan, controls=controls)
+    assert state.segments[f"{P}:phase:pilot"].constraints == desired_state(plan).segments[f"{P}:phase:pilot"].constraints
+    assert state.segments[f"{P}:phase:wave-1"].constraints == (NEVER,)
+
+
+def test_a_cohort_may_not_be_called_phase():
+    import pytest as _pytest
+
+    from planner.errors import PlanInvalid
+    from planner.validation import parse_plan
+
+    with _pytest.raises(PlanInvalid, match=r"cohorts\[0\].key: 'phase' is reserved"):
+        parse_plan({"plan": "p", "cohorts": [{"key": "phase", "kind": "everyone"}]})
 
 
 def test_every_feature_has_a_flag_marked_as_the_plans_own():

@@ -117,7 +117,7 @@ def test_writes_go_in_an_order_unleash_accepts():
     # a segment is there before a strategy uses it, and that strategy carries the id the server gave it
     created = index(writes, "POST", "/api/admin/segments")
     sales = server.segment_ids["rp:demo:sales:1"]
-    uses_sales = [i for i, (m, p, b) in enumerate(writes) if "/strategies" in p and b and b["segments"] == [sales]]
+    uses_sales = [i for i, (m, p, b) in enumerate(writes) if "/strategies" in p and b and sales in b["segments"]]
     assert uses_sales and created < min(uses_sales)
     assert [b["title"] for _m, _p, b in (writes[i] for i in uses_sales)] == ["rp:demo:sales:1"] * 2
     updated = index(writes, "PUT", "/api/admin/segments/11")
@@ -146,7 +146,9 @@ def test_each_write_says_what_the_plan_asks():
         {"op": "replace", "path": "/description", "value": sync.desired.flags["wiki"].description}]
     assert bodies[("PUT", "/api/admin/segments/11")]["constraints"][0]["values"] == ["HR", "People"]
     updated = bodies[("PUT", STRATEGIES.format(flag="wiki") + "/wiki-1")]
-    assert (updated["title"], updated["parameters"]["rollout"], updated["segments"]) == ("rp:demo:all", "100", [])
+    # everyone, admitted by phase two, sees the wiki that phase one enabled: both phases' segments
+    phases = [sync.segment_ids["rp:demo:phase:two"], sync.segment_ids["rp:demo:phase:one"]]
+    assert (updated["title"], updated["parameters"]["rollout"], updated["segments"]) == ("rp:demo:all", "100", phases)
 
 
 def test_progress_counts_every_change_once_up_to_the_total():
@@ -199,21 +201,25 @@ def test_an_archived_flag_of_the_plan_is_revived_then_given_its_strategies_then_
     actual = unleash_as(desired)
     actual.flags["blog"] = flag_state("blog", desired.flags["blog"].description, enabled=False, archived=True)
     server = Unleash()
-    sync = SyncPlan(desired, diff(desired, actual, fingerprints(desired)), {"rp:demo:hr:1": 11})
+    sync = SyncPlan(desired, diff(desired, actual, fingerprints(desired)), IDS)
     assert execute(sync, admin=admin_for(server), concurrency=1) == 4
     assert [(m, p) for m, p, _b in server.seen] == [
         ("POST", "/api/admin/projects/default/revive"), ("GET", FEATURES + "/blog"),
         ("POST", STRATEGIES.format(flag="blog")), ("POST", STRATEGIES.format(flag="blog")),
         ("POST", FEATURES + "/blog/environments/development/on")]
     assert server.seen[0][2] == {"features": ["blog"]}
-    assert [b["segments"] for _m, _p, b in server.seen[2:4]] == [[11], []]
+    # hr's segment and the segments of the phases that admitted it and enabled the blog; `all` only its phase's
+    assert [b["segments"] for _m, _p, b in server.seen[2:4]] == [[11, 12, 13], [13]]
 
 
 def without_blog(desired) -> SyncPlan:
     """The sync of `desired` to an Unleash that lists no flag `blog` (archived flags are not read)."""
     actual = unleash_as(desired)
     del actual.flags["blog"]
-    return SyncPlan(desired, diff(desired, actual, None), {"rp:demo:hr:1": 11})
+    return SyncPlan(desired, diff(desired, actual, None), IDS)
+
+
+IDS = {"rp:demo:hr:1": 11, "rp:demo:phase:one": 12, "rp:demo:phase:two": 13}  # as unleash_as numbers them
 
 
 def test_a_flag_create_that_finds_its_own_flag_archived_revives_it():

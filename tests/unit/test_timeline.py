@@ -3,7 +3,8 @@
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta, timezone
 
-from planner.model import Phase, PhaseStatus, Plan, Training
+from planner.lifecycle import PhaseStatus
+from planner.model import Phase, Plan, Training
 from tests.plans import demo_plan
 from web.timeline import render_timeline
 
@@ -85,13 +86,12 @@ def test_today_line_lies_between_the_phase_started_and_the_next():
         assert f"Today · {today.day}" in text_of(having(root, "tl-today-label")[0])
 
 
-def test_paused_and_rolled_back_phases_carry_their_status_and_look_different():
-    plan = with_phase(with_phase(demo_plan(), "pilot", status=PhaseStatus.active), "wave-1", status=PhaseStatus.paused)
-    plan = with_phase(plan, "general", status=PhaseStatus.rolled_back)
-    root = parse(plan)
+def test_held_and_rolled_back_phases_carry_their_status_and_look_different():
+    statuses = {"pilot": PhaseStatus.active, "wave-1": PhaseStatus.held, "general": PhaseStatus.rolled_back}
+    root = parse(demo_plan(), statuses=statuses)
     b = bars(root)
     assert "tl-status-active" in b["pilot"].get("class").split()
-    assert "tl-status-paused" in b["wave-1"].get("class").split()
+    assert "tl-status-held" in b["wave-1"].get("class").split()
     assert "tl-status-rolled_back" in b["general"].get("class").split()
     assert len({b[k].get("fill") for k in b}) == 3  # readable without the page's stylesheet
     striped = {g.get("data-phase") for g in having(root, "tl-phase") if having(g, "tl-hatch")}

@@ -37,10 +37,14 @@ LEAD_ROUTES = [
     ("GET", "/plans/{key}/sheet/edit"), ("GET", "/plans/{key}/{kind}"), ("GET", "/plans/{key}/{kind}/new"),
     ("GET", "/plans/{key}/{kind}/{item}/edit"), ("POST", "/plans/{key}/{kind}"), ("POST", "/plans/{key}/{kind}/{item}"),
     ("POST", "/plans/{key}/{kind}/{item}/delete"), ("POST", "/plans/{key}/matrix/{phase}/{field}/{item}"),
+    ("GET", "/api/plans/{key}/phases"), ("POST", "/api/plans/{key}/phases/{phase}/{action}"),
+    ("POST", "/plans/{key}/phases/{phase}/actions/{action}"), ("GET", "/plans/{key}/webhooks"),
+    ("POST", "/plans/{key}/webhooks"), ("POST", "/plans/{key}/webhooks/{webhook_id}/remove"),
 ]
 WHO.update({route: "lead" for route in LEAD_ROUTES})
 VALUES = {"key": "intranet-rollout", "plan": "intranet-rollout", "cohort": "pilot", "kind": "features",
-          "item": "wiki", "phase": "pilot", "field": "cohorts", "job_id": "1", "name": "nobody"}
+          "item": "wiki", "phase": "pilot", "field": "cohorts", "job_id": "1", "name": "nobody",
+          "action": "hold", "webhook_id": "1"}
 ROLES = ("anonymous", "pilot user", "lead", "platform token", "revoked token")
 
 

@@ -12,7 +12,7 @@ from planner.editing import KINDS, fingerprint
 from planner.errors import EditConflict, EditInvalid, UserListInvalid
 from planner.userlist import parse_user_list
 from planner.wording import readable
-from services import editing
+from services import editing, phases, webhooks
 from web import forms
 from web.auth import Lead, verify_csrf
 from web.deps import DatabaseDep
@@ -30,8 +30,13 @@ ALSO_SHOWN = {"features": ("matrix",), "cohorts": ("matrix", "phases"), "kpis": 
 def page_context(database_url: str, key: str, **extra) -> dict[str, Any]:
     row, plan = editing.plan_for_edit(database_url=database_url, key=key)
     now = datetime.now(UTC)
-    return {"row": row, "plan": plan, "now": now, "fp": fingerprint, "timeline": render_timeline(plan, today=now),
-            "editing": None, "adding": None, "errors": {}, "form": None, "conflict": None, **extra}
+    views = {v.phase.key: v for v in phases.phase_list(database_url=database_url, key=key, now=now)[1]}
+    statuses = {k: v.status for k, v in views.items()}
+    return {"row": row, "plan": plan, "now": now, "fp": fingerprint, "phase_views": views,
+            "timeline": render_timeline(plan, today=now, statuses=statuses),
+            "deliveries": webhooks.listing(database_url=database_url, key=key)[1][:5],
+            "editing": None, "adding": None, "acting": None, "done": None, "errors": {}, "form": None,
+            "conflict": None, **extra}
 
 
 def respond(request: Request, database_url: str, key: str, block: str, *, status: int = 200, **extra):
