@@ -33,10 +33,14 @@ from services.sync import sync_plan
 RUNS = 10
 
 
-def segment_closed(client: httpx.Client, name: str) -> bool:
+def segment_state(client: httpx.Client, name: str) -> str:
+    """What the client API serves for the phase's segment: missing (not published yet), open or closed."""
     payload = client.get("/client/features").json()
-    segment = next(s for s in payload.get("segments", []) if s["name"] == name)
-    return [normal_constraint(c) for c in segment["constraints"]] == [normal_constraint(NEVER)]
+    segment = next((s for s in payload.get("segments", []) if s["name"] == name), None)
+    if segment is None:
+        return "missing"
+    closed = [normal_constraint(c) for c in segment["constraints"]] == [normal_constraint(NEVER)]
+    return "closed" if closed else "open"
 
 
 def until(condition, timeout: float = 30.0) -> float:
@@ -66,17 +70,17 @@ def main() -> None:
         with session_scope(url) as session:
             apply_plan(session=session, plan=plan, actor="bench")
         assert sync_plan(database_url=url, plan_key=key, admin=admin, actor="bench").outcome == "ok"
-        until(lambda: not segment_closed(client, segment))
+        until(lambda: segment_state(client, segment) == "open")
         for _ in range(RUNS):
             began = time.perf_counter()
             outcome = act(database_url=url, admin=admin, key=key, phase="pilot", action=Action.rollback,
                           actor="bench", reason="benchmark")
-            until(lambda: segment_closed(client, segment))
+            until(lambda: segment_state(client, segment) == "closed")
             rollback.append(time.perf_counter() - began)
             writes.append(outcome.writes)
             began = time.perf_counter()
             act(database_url=url, admin=admin, key=key, phase="pilot", action=Action.resume, actor="bench")
-            until(lambda: not segment_closed(client, segment))
+            until(lambda: segment_state(client, segment) == "open")
             restore.append(time.perf_counter() - began)
         with session_scope(url) as session:
             apply_plan(session=session, plan=Plan(plan=key, flag_prefix=plan.flag_prefix, unleash=plan.unleash),
