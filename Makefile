@@ -101,6 +101,9 @@ run: venv assets
 	$(VENV)/bin/planner db upgrade; \
 	$(VENV)/bin/planner plan apply $(DEMO_PLAN) --actor demo; \
 	$(VENV)/bin/planner sync intranet-rollout --actor demo; \
+	export PLATFORM_PLANNER_URL=http://127.0.0.1:8000 PLATFORM_PLAN_CACHE=.run/intranet-plan.json; \
+	PLATFORM_PLANNER_TOKEN=$$($(VENV)/bin/planner token create "intranet-demo-$$(date +%s)" --actor demo 2>/dev/null); \
+	export PLATFORM_PLANNER_TOKEN; \
 	$(VENV)/bin/uvicorn examples.platform.app:create_app --factory --host 127.0.0.1 --port 8001 \
 		--log-level warning & platform=$$!; trap 'kill $$platform 2>/dev/null' EXIT INT TERM; \
 	echo "planner:  http://127.0.0.1:8000 (development sign-in)  API docs: /docs"; \

@@ -103,10 +103,14 @@ def main() -> None:
             apply_plan(session=session, plan=changed, actor="bench")
         report["one_phase_moved"] = timed_sync(url, key, admin)
         # a lead's actions on wave-3, the phase before the last: each writes its own segment and, for hold and
-        # roll back, the segment of the later phase it stops (General); the 200 features' strategies stay
-        for name, action in (("hold", Action.hold), ("resume", Action.resume), ("start_now", Action.start),
-                             ("rollback", Action.rollback), ("resume_after_rollback", Action.resume)):
-            report[f"wave_3_{name}"] = timed_action(url, key, admin, action)
+        # roll back, the segment of the later phase it stops (General); the 200 features' strategies stay.
+        # The plan runs first: pilot to wave-3 started now, one after the other, so wave-3 is the current phase.
+        report["wave_3_hold"] = timed_action(url, key, admin, Action.hold)
+        report["wave_3_resume"] = timed_action(url, key, admin, Action.resume)
+        for phase in ("pilot", "wave-1", "wave-2", "wave-3"):
+            report[f"{phase.replace('-', '_')}_start_now"] = timed_action(url, key, admin, Action.start, phase)
+        report["wave_3_rollback"] = timed_action(url, key, admin, Action.rollback)
+        report["wave_3_resume_after_rollback"] = timed_action(url, key, admin, Action.resume)
         report["resync_after_actions"] = timed_sync(url, key, admin)
         # clean up: an empty plan archives every flag and deletes every segment of the benchmark
         with session_scope(url) as session:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Column, Table
 
 from cli.errors import exit_code, message
+from cli.approval import approval_app
 from cli.phase import phase_app
 from cli.webhook import webhook_app
 from flags.errors import UnleashError
@@ -34,6 +35,7 @@ app.add_typer(plan_app, name="plan")
 app.add_typer(token_app, name="token")
 app.add_typer(phase_app, name="phase")
 app.add_typer(webhook_app, name="webhook")
+app.add_typer(approval_app, name="approval")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -108,6 +110,11 @@ def plan_apply(file: Annotated[Path, typer.Argument(help="plan YAML file, or - f
             for error in exc.errors:
                 err.print(f"  {error}", highlight=False, markup=False)
             raise typer.Exit(1) from None
+    if result.pending:
+        out.print(f"plan '{result.plan}' not changed yet: this widens access now, so it waits for a second lead's "
+                  f"approval (four eyes). Request {result.pending}: `planner approval approve {result.plan} "
+                  f"{result.pending} --actor LEAD`", highlight=False, markup=False)
+        return
     if not result.changed:
         out.print(f"plan '{result.plan}' unchanged (version {result.version})")
         return

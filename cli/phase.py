@@ -31,6 +31,10 @@ def _act(plan: str, phase: str, action: Action, reason: str, actor: str) -> None
     with main.reported(), admin:
         outcome = phases.act(database_url=config.database_url, admin=admin, key=plan, phase=phase, action=action,
                              actor=actor, reason=reason)
+    if outcome.pending:
+        main.out.print(f"{phase}: waits for a second lead's approval (four eyes), request {outcome.pending}: "
+                       f"`planner approval approve {plan} {outcome.pending} --actor LEAD`", highlight=False, markup=False)
+        return
     changed = ", ".join(outcome.changed) or "nothing"
     main.out.print(f"{phase}: {phases.VERBS[action]}; {outcome.writes} write(s) to Unleash (segments: {changed})",
                    highlight=False, markup=False)

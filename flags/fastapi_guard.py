@@ -11,17 +11,23 @@ from collections.abc import Callable
 
 from fastapi import Depends, HTTPException
 
-from flags.platform import PlatformFlags, PlatformUser
+from flags.platform import PlatformFlags, PlatformUser, UnknownFeature
 
 
 def requires(flags: PlatformFlags, feature: str, current_user: Callable[..., PlatformUser]):
-    """The guard: the page does not exist for a user without the feature (yet). A feature key that is not in
-    the plan fails here, at import time of the platform's routes, not at the first request."""
-    flags.flag(feature)
+    """The guard: the page does not exist for a user without the feature (yet). With a plan read once, a feature
+    key that is not in it fails here, at import time of the platform's routes, not at the first request; with a
+    live plan a feature may come later, and until then its page does not exist."""
+    if not flags.live:
+        flags.flag(feature)
 
     def guard(user: PlatformUser = Depends(current_user)) -> PlatformUser:
-        if not flags.enabled(feature, user):
-            raise HTTPException(404, f"{flags.plan.feature(feature).name or feature} is not available to you yet")
+        try:
+            allowed = flags.enabled(feature, user)
+        except UnknownFeature:  # a live plan that does not (or no longer) have it
+            raise HTTPException(404, "there is no such page") from None
+        if not allowed:
+            raise HTTPException(404, f"{flags.name(feature)} is not available to you yet")
         return user
 
     return guard

@@ -9,7 +9,10 @@ from typing import Any
 
 from sqlmodel import Session
 
-from planner import audit
+from planner import approvals, audit
+from planner.approvals import edit_needs_approval
+from planner.phasecontrol import load_controls
+from planner.tables import utcnow
 from planner.errors import EditConflict, EditInvalid, ItemNotFound
 from planner.model import PARTS, Plan, Spec
 from planner.planfile import plan_document
@@ -92,7 +95,8 @@ def save_edit(*, session: Session, key: str, actor: str, edit, seen: dict[tuple[
     `seen` maps (kind, item key) to the fingerprint the lead's form was rendered from; if any of those
     items changed since, raise `EditConflict` with the newer value. Raise `EditInvalid` when the result
     breaks any rule of the plan file; when `edit` returns the index of the item it put (of `kind`), the
-    error carries that item's path, so a form can show each error beside its field.
+    error carries that item's path, so a form can show each error beside its field. With four eyes on, an
+    edit that widens access now is not written: it is kept as a request, which is returned instead.
     """
     row, plan = live_plan(session, key)
     for (kind, item_key), digest in (seen or {}).items():
@@ -108,6 +112,9 @@ def save_edit(*, session: Session, key: str, actor: str, edit, seen: dict[tuple[
         raise EditInvalid(exc.errors, item=item, document=doc) from None
     if checked == plan:
         return plan
+    if plan.four_eyes and edit_needs_approval(plan, checked, load_controls(session, row.id), at=utcnow()):
+        return approvals.request(session, plan_row=row, kind="edit", actor=actor, summary=summary,
+                                 document=plan_document(checked))
     write_plan(session, checked)
     audit.record(session, action="plan.edit", actor=actor, plan_id=row.id, summary=summary,
                  detail={"version": row.version})

@@ -20,6 +20,7 @@ Our exception hierarchy:
     + PlanUnwritable          - the plan does not fit the Unleash server's limits (flags.desired raises it)
     + PhaseActionRefused      - a hold, resume, start or roll back that the phase's state does not allow
   + NotConfigured             - a setting the operation needs is not set (HTTP 503); the message names it
+  + ApprovalPending           - not an error: the change was kept as a request for a second lead (HTTP 202)
   + Conflict                  - the state changed under the request (HTTP 409)
     + PlanExists              - a new plan's key is taken
     + EditConflict            - someone saved the same item since the lead loaded it; `current` is the newer value
@@ -141,6 +142,15 @@ class PhaseActionRefused(Refused):
 
 class NotConfigured(PlannerError):
     pass
+
+
+class ApprovalPending(PlannerError):
+    """With four eyes on, the change widens access now: it is kept as request `request_id` for a second lead."""
+
+    def __init__(self, request_id: int, summary: str):
+        self.request_id, self.summary = request_id, summary
+        super().__init__(f"this widens access now, so it waits for a second lead's approval (request {request_id}: "
+                         f"{summary})")
 
 
 class Conflict(PlannerError):

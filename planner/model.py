@@ -147,6 +147,9 @@ class Plan(Spec):
     flag_prefix: str = ""
     currency: str = "EUR"
     sync: SyncMode = SyncMode.auto
+    # a change that widens access now (an edit reaching an active phase, a start now, a resume) waits for a
+    # second lead's approval; narrowing (hold, roll back) never waits
+    four_eyes: bool = False
     guidelines: Guidelines = Guidelines()
     unleash: UnleashBinding = UnleashBinding()
     features: tuple[Feature, ...] = ()

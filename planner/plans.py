@@ -6,10 +6,13 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
-from planner import audit
+from planner import approvals, audit
+from planner.approvals import edit_needs_approval
 from planner.model import Plan
+from planner.phasecontrol import load_controls
+from planner.planfile import plan_document
 from planner.store import plan_row, read_plan, write_plan
-from planner.tables import PlanRow
+from planner.tables import PlanRow, utcnow
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,7 @@ class ApplyResult:
     changed: bool
     version: int
     changes: list[str] = field(default_factory=list)
+    pending: int | None = None  # four eyes: the request that waits for a second lead, nothing written yet
 
 
 def describe_changes(before: Plan | None, after: Plan) -> list[str]:
@@ -27,7 +31,7 @@ def describe_changes(before: Plan | None, after: Plan) -> list[str]:
         return [f"created plan '{after.key}' with {len(after.features)} features, {len(after.cohorts)} cohorts, "
                 f"{len(after.phases)} phases"]
     lines = []
-    for name in ("title", "goal", "flag_prefix", "currency", "guidelines", "unleash"):
+    for name in ("title", "goal", "flag_prefix", "currency", "sync", "four_eyes", "guidelines", "unleash"):
         if getattr(before, name) != getattr(after, name):
             lines.append(f"changed {name}")
     for name in ("features", "cohorts", "kpis", "phases"):
@@ -49,6 +53,12 @@ def apply_plan(*, session: Session, plan: Plan, actor: str) -> ApplyResult:
     if before == plan and not row.archived:
         return ApplyResult(plan.key, created=False, changed=False, version=row.version)
     changes = describe_changes(before, plan)
+    if before is not None and not row.archived and before.four_eyes and edit_needs_approval(
+            before, plan, load_controls(session, row.id), at=utcnow()):
+        request = approvals.request(session, plan_row=row, kind="edit", actor=actor, summary="; ".join(changes),
+                                    document=plan_document(plan))
+        return ApplyResult(plan.key, created=False, changed=False, version=row.version, changes=changes,
+                           pending=request.id)
     row = write_plan(session, plan)
     if row.archived:
         row.archived = False

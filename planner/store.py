@@ -21,7 +21,7 @@ def _children(session: Session, table: type[SQLModel], plan_id: int) -> list[Any
 
 # The one mapping between a plan and its rows. The plan's own columns: column -> field path in the plan.
 PLAN_COLUMNS = {"title": "title", "goal": "goal", "flag_prefix": "flag_prefix", "currency": "currency",
-                "sync_mode": "sync", "guidelines_version": "guidelines.version", "guidelines_text": "guidelines.text",
+                "sync_mode": "sync", "four_eyes": "four_eyes", "guidelines_version": "guidelines.version", "guidelines_text": "guidelines.text",
                 "guidelines_pause": "guidelines.pause_until_accepted", "project": "unleash.project",
                 "environment": "unleash.environment"}
 # Each part of a plan is a table whose columns are the part's fields by name (a cohort's users have a
@@ -123,7 +123,7 @@ def write_plan(session: Session, plan: Plan) -> PlanRow:
     row = plan_row(session, plan.key)
     if row is None:
         row = PlanRow(key=plan.key, version=0)
-    values = plan.model_dump(mode="json", include={"title", "goal", "flag_prefix", "currency", "sync", "guidelines",
+    values = plan.model_dump(mode="json", include={"title", "goal", "flag_prefix", "currency", "sync", "four_eyes", "guidelines",
                                                     "unleash"})
     for column, path in PLAN_COLUMNS.items():
         value = values

@@ -35,6 +35,7 @@ class PlanRow(SQLModel, table=True):
     sync_lease_owner: str | None = None
     sync_lease_until: datetime | None = None
     sync_mode: str = Field(default="auto", max_length=10, sa_column_kwargs={"server_default": "auto"})
+    four_eyes: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     # what the controller last found: in_sync | pending | drift | error, when, and what
     sync_state: str = Field(default="", max_length=20, sa_column_kwargs={"server_default": ""})
     sync_state_at: datetime | None = None
@@ -233,6 +234,27 @@ class WebhookDeliveryRow(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(default_factory=utcnow)
     delivered_at: datetime | None = None
+
+
+class ApprovalRow(SQLModel, table=True):
+    """A change that widens access, waiting for a second lead (planner/approvals.py)."""
+
+    __tablename__ = "approval_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan.id", index=True, ondelete="CASCADE")
+    kind: str = Field(max_length=20)  # edit | start | resume
+    phase_key: str = Field(default="", max_length=60)
+    summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    # an edit: the whole plan document as it would be, and the plan version it was made on
+    document: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    base_version: int = 0
+    requested_by: str = Field(max_length=200)
+    requested_at: datetime = Field(default_factory=utcnow)
+    state: str = Field(default="pending", max_length=20)  # pending | approved | rejected | stale
+    decided_by: str = Field(default="", max_length=200)
+    decided_at: datetime | None = None
 
 
 class LeaderLeaseRow(SQLModel, table=True):

@@ -2,7 +2,8 @@
 
 Each edit is applied to the whole plan document, validated like a plan file, checked against edits made
 since the lead's form was rendered (`seen`), and written with an audit entry in one transaction, or
-nothing is written (EditInvalid, EditConflict).
+nothing is written (EditInvalid, EditConflict). With four eyes on, an edit that widens access now is kept as
+a request for a second lead instead (ApprovalPending, raised once the request is committed).
 """
 
 from __future__ import annotations
@@ -10,14 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from planner.db import session_scope
-from planner.errors import ItemNotFound
+from planner.errors import ApprovalPending, ItemNotFound
 from planner.editing import drop_item, find, item_index, put_item, save_edit, toggle_in
 from planner.model import Plan
 from planner.optin import guidelines_changed
 from planner.planfile import plan_document
 from planner.store import live_plan
 from planner.wording import KIND_LABELS
-from planner.tables import PlanRow
+from planner.tables import ApprovalRow, PlanRow
 
 Seen = dict[tuple[str, str], str] | None
 
@@ -52,9 +53,9 @@ def save_sheet(*, database_url: str, key: str, actor: str, seen: Seen, title: st
         before = live_plan(session, key)[1].guidelines
         after = save_edit(session=session, key=key, actor=actor, seen=seen, edit=edit,
                           summary="changed the strategy sheet")
-        if after.guidelines != before:
+        if isinstance(after, Plan) and after.guidelines != before:
             guidelines_changed(session, key)
-        return after
+    return _written(after)
 
 
 def save_item(*, database_url: str, key: str, kind: str, item_key: str | None, item: dict[str, Any],
@@ -67,8 +68,9 @@ def save_item(*, database_url: str, key: str, kind: str, item_key: str | None, i
         _row, plan = live_plan(session, key)
         if item_key is not None and find(plan, kind, item_key) is None:
             raise ItemNotFound(key, label, item_key)
-        return save_edit(session=session, key=key, actor=actor, seen=seen, summary=summary,
-                         edit=lambda doc: put_item(doc, kind, item_key, item), kind=kind)
+        result = save_edit(session=session, key=key, actor=actor, seen=seen, summary=summary,
+                           edit=lambda doc: put_item(doc, kind, item_key, item), kind=kind)
+    return _written(result)
 
 
 def delete_item(*, database_url: str, key: str, kind: str, item_key: str, actor: str, seen: Seen) -> Plan:
@@ -78,14 +80,23 @@ def delete_item(*, database_url: str, key: str, kind: str, item_key: str, actor:
         _row, plan = live_plan(session, key)
         if find(plan, kind, item_key) is None:
             raise ItemNotFound(key, label, item_key)
-        return save_edit(session=session, key=key, actor=actor, seen=seen, summary=f"removed {label} '{item_key}'",
-                         edit=lambda doc: drop_item(doc, kind, item_key))
+        result = save_edit(session=session, key=key, actor=actor, seen=seen, summary=f"removed {label} '{item_key}'",
+                           edit=lambda doc: drop_item(doc, kind, item_key))
+    return _written(result)
 
 
 def toggle_matrix(*, database_url: str, key: str, phase: str, field: str, item: str, actor: str, seen: Seen) -> Plan:
     """A click on a matrix cell: the phase admits (or stops admitting) a cohort, enables (or stops) a feature."""
     verb = "admits" if field == "cohorts" else "enables"
     with session_scope(database_url) as session:
-        return save_edit(session=session, key=key, actor=actor, seen=seen,
-                         summary=f"phase '{phase}' {verb} '{item}' (toggled)",
-                         edit=lambda doc: toggle_in(doc, phase, field, item))
+        result = save_edit(session=session, key=key, actor=actor, seen=seen,
+                           summary=f"phase '{phase}' {verb} '{item}' (toggled)",
+                           edit=lambda doc: toggle_in(doc, phase, field, item))
+    return _written(result)
+
+
+def _written(result: Plan | ApprovalRow) -> Plan:
+    """The plan as written; with four eyes, an edit kept as a request (committed) is said by ApprovalPending."""
+    if isinstance(result, ApprovalRow):
+        raise ApprovalPending(result.id, result.summary)
+    return result

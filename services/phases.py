@@ -15,7 +15,7 @@ from flags.desired import NEVER, owned_phase, phase_segment_name
 from flags.diff import normal_constraint
 from flags.errors import UnleashError
 from flags.reconcile import execute, prepare_phases
-from planner import audit, webhooks
+from planner import approvals, audit, webhooks
 from planner.db import session_scope
 from planner.errors import PhaseActionRefused
 from planner.lifecycle import (Action, Control, Controls, PhaseStatus, apply, control_of, effective_start, label,
@@ -26,6 +26,7 @@ from planner.phasecontrol import load_controls, record_status, recorded_statuses
 from planner.store import live_plan
 from planner.syncruns import previous_fingerprints
 
+REQUESTS = {Action.start: "start {} now", Action.resume: "resume {}"}  # what waits for a second lead
 VERBS = {Action.hold: "held", Action.resume: "resumed", Action.start: "started early", Action.rollback: "rolled back"}
 # the webhook event of each status a phase moves to (a move out of held or rolled back is a resume)
 WEBHOOK_EVENTS = {PhaseStatus.scheduled: "phase.scheduled", PhaseStatus.active: "phase.started",
@@ -58,10 +59,11 @@ class ActionOutcome:
     writes: int
     changed: list[str]  # the names of the phases whose segment changed
     error: str | None = None  # Unleash could not be written: the action stands, the controller writes it
+    pending: int | None = None  # four eyes: the request waiting for a second lead; nothing done yet
 
     def as_json(self) -> dict[str, Any]:
         return {"plan": self.plan, "phase": self.phase, "action": self.action.value, "writes": self.writes,
-                "changed": self.changed, "error": self.error}
+                "changed": self.changed, "error": self.error, "pending_approval": self.pending}
 
 
 def written_phases(previous: dict[str, Any] | None, plan: Plan) -> set[str]:
@@ -142,13 +144,23 @@ def record_transitions(session, plan_id: int, plan: Plan, current: dict[str, Pha
 
 
 def act(*, database_url: str, admin, key: str, phase: str, action: Action, actor: str, reason: str = "",
-        now: datetime | None = None) -> ActionOutcome:
-    """Hold, resume, start now or roll back a phase, and write what changed to Unleash at once."""
+        now: datetime | None = None, approved_by: str | None = None) -> ActionOutcome:
+    """Hold, resume, start now or roll back a phase, and write what changed to Unleash at once. With the plan's
+    four eyes on, a start or resume (they widen access) is kept as a request for a second lead instead, unless
+    `approved_by` names the lead who approved it; hold and roll back never wait."""
     now = now or datetime.now(UTC)
     with session_scope(database_url, serial=True) as session:
         row, plan = live_plan(session, key)
         controls = load_controls(session, row.id)
-        new = apply(plan, controls, action, phase, at=now, actor=actor, reason=reason)
+        new = apply(plan, controls, action, phase, at=now, actor=actor, reason=reason)  # refused now, not later
+        if plan.four_eyes and not action.narrows and approved_by is None:
+            target = next(p for p in plan.phases if p.key == phase)
+            asked = approvals.request(session, plan_row=row, kind=action.value, phase=phase, reason=reason,
+                                      actor=actor, summary=REQUESTS[action].format(label(target))
+                                      + (f": {reason}" if reason else ""))
+            return ActionOutcome(plan.key, phase, action, 0, [], pending=asked.id)
+        if approved_by:
+            reason = f"{reason} (approved by {approved_by})" if reason else f"approved by {approved_by}"
         save_controls(session, row.id, new)
         written = written_phases(previous_fingerprints(session, row.id), plan)
         target = next(p for p in plan.phases if p.key == phase)

@@ -85,3 +85,17 @@ def archive_plan(*, database_url: str, key: str, actor: str) -> bool:
         session.add(row)
         audit.record(session, action="plan.archive", actor=actor, plan_id=row.id, summary="archived the plan")
         return True
+
+
+def platform_view(*, database_url: str, key: str) -> dict:
+    """What the platform needs of a plan to read its flags: the features with their flag names and the context
+    properties its cohorts' rules use (flags.platform builds the Unleash context from these). `version`
+    changes with every change of the plan."""
+    from planner.membership import STANDARD_FIELDS
+
+    plan = get_plan(database_url=database_url, key=key)
+    with session_scope(database_url) as session:
+        version = live_plan(session, key)[0].version
+    return {"plan": plan.key, "version": version, "environment": plan.unleash.environment,
+            "features": [{"key": f.key, "name": f.name, "flag": plan.flag_name(f.key)} for f in plan.features],
+            "properties": sorted({r.property for c in plan.cohorts for r in c.rules} - STANDARD_FIELDS)}

@@ -121,7 +121,7 @@ def create_app(*, settings: Settings | None = None) -> FastAPI:
         return page
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     # plan_page last: its /plans/{key}/{kind} would otherwise catch /preview and /sync
-    for router in (health.router, session.router, api.router, phases.api, pilot_api.router, pilot.router,
+    for router in (health.router, session.router, api.router, phases.api, phases.approvals_api, pilot_api.router, pilot.router,
                    plans.router, preview.router, sync.router, roster.router, audit.router, tokens.router, phases.pages, webhooks.router,
                    plan_page.router):
         app.include_router(router)

@@ -11,13 +11,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from flags.errors import UnleashError, UnleashUnavailable
-from planner.errors import Conflict, Invalid, NotConfigured, NotFound, PlannerError, Refused
+from planner.errors import ApprovalPending, Conflict, Invalid, NotConfigured, NotFound, PlannerError, Refused
 
 
 # the first that matches; any other Unleash error (our token refused, a request refused) is the planner's
 # trouble with its upstream, not the caller's: 502
 STATUSES = ((NotFound, 404), ((Invalid, Refused), 422), (Conflict, 409), ((NotConfigured, UnleashUnavailable), 503),
-            (UnleashError, 502))
+            (UnleashError, 502), (ApprovalPending, 202))
 
 
 def status_of(exc: Exception) -> int:

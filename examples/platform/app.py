@@ -2,9 +2,12 @@
 
 Run: `make run` starts it on http://127.0.0.1:8001 beside the planner, or by hand:
     UNLEASH_URL=... UNLEASH_CLIENT_TOKEN=... uvicorn examples.platform.app:create_app --factory --port 8001
-Settings: PLATFORM_PLAN_FILE (the plan file the planner applied; default the demo plan),
-PLATFORM_BOOTSTRAP (a file from `planner bootstrap PLAN`, used until Unleash answers),
-PLATFORM_REFRESH_INTERVAL (seconds between polls of Unleash; default 1).
+Settings: PLATFORM_PLANNER_URL and PLATFORM_PLANNER_TOKEN (a `planner token create` token): the plan is read
+from the planner and kept fresh, so a feature added in the planner appears here without a restart
+(PLATFORM_PLAN: its key, default intranet-rollout; PLATFORM_PLAN_INTERVAL: seconds between polls, default 5;
+PLATFORM_PLAN_CACHE: the last copy, kept for when the planner is down). Without them, PLATFORM_PLAN_FILE (a plan
+file read once; default the demo plan). PLATFORM_BOOTSTRAP (a file from `planner bootstrap PLAN`, used until
+Unleash answers), PLATFORM_REFRESH_INTERVAL (seconds between polls of Unleash; default 1).
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from flags.fastapi_guard import requires
-from flags.platform import PlatformFlags, PlatformUser
+from flags.plan_source import PlanSource
+from flags.platform import PlatformFlags, PlatformUser, UnknownFeature
 from flags.reader import FlagReader
 from planner.planfile import load_plan
 
@@ -57,23 +60,44 @@ a{{color:#2456c8}} .muted{{color:#5d6677}} nav a{{margin-right:1rem}} .card{{bor
 </head><body><nav><a href="/">Intranet</a></nav><h1>{escape(title)}</h1>{body}</body></html>""", status_code=status)
 
 
-def create_app() -> FastAPI:
+def plan_and_flags(reader_for) -> tuple[PlanSource | None, PlatformFlags]:
+    """Live from the planner when PLATFORM_PLANNER_URL is set, else from a plan file read once."""
+    planner_url = os.environ.get("PLATFORM_PLANNER_URL")
+    if planner_url:
+        source = PlanSource(url=planner_url, token=os.environ.get("PLATFORM_PLANNER_TOKEN", ""),
+                            plan=os.environ.get("PLATFORM_PLAN", "intranet-rollout"),
+                            interval=float(os.environ.get("PLATFORM_PLAN_INTERVAL", "5")),
+                            cache_file=os.environ.get("PLATFORM_PLAN_CACHE") or None)
+        # a feature the plan gains later is off until Unleash says otherwise
+        return source, PlatformFlags(reader_for(), source, defaults={}, new_feature_default=False)
     plan = load_plan(Path(os.environ.get("PLATFORM_PLAN_FILE", ROOT / "examples" / "intranet-rollout.yaml")).read_text())
-    bootstrap_file = os.environ.get("PLATFORM_BOOTSTRAP")
-    reader = FlagReader(url=os.environ.get("UNLEASH_URL", "http://127.0.0.1:4242/api"),
-                        client_token=os.environ.get("UNLEASH_CLIENT_TOKEN", ""), app_name="intranet-example",
-                        environment=plan.unleash.environment,
-                        refresh_interval=int(os.environ.get("PLATFORM_REFRESH_INTERVAL", "1")),
-                        bootstrap=json.loads(Path(bootstrap_file).read_text()) if bootstrap_file else None)
     # explicit defaults: what a page does when Unleash has never answered
-    flags = PlatformFlags(reader, plan, defaults={f.key: False for f in plan.features})
+    return None, PlatformFlags(reader_for(), plan, defaults={f.key: False for f in plan.features})
+
+
+def create_app() -> FastAPI:
+    bootstrap_file = os.environ.get("PLATFORM_BOOTSTRAP")
+    token = os.environ.get("UNLEASH_CLIENT_TOKEN", "")
+
+    def reader_for() -> FlagReader:
+        return FlagReader(url=os.environ.get("UNLEASH_URL", "http://127.0.0.1:4242/api"), client_token=token,
+                          app_name="intranet-example", environment=token.split(":", 1)[-1].split(".", 1)[0] or "development",
+                          refresh_interval=int(os.environ.get("PLATFORM_REFRESH_INTERVAL", "1")),
+                          bootstrap=json.loads(Path(bootstrap_file).read_text()) if bootstrap_file else None)
+
+    source, flags = plan_and_flags(reader_for)
+    reader = flags.reader
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         reader.start()
+        if source is not None:
+            source.start()
         try:
             yield
         finally:
+            if source is not None:
+                source.stop()
             reader.stop()
 
     app = FastAPI(title="Intranet (example platform)", lifespan=lifespan)
@@ -86,7 +110,7 @@ def create_app() -> FastAPI:
 <label>User id <input name="user" required></label> <label>Department <input name="department"></label>
 <label>Location <input name="location"></label> <button>Sign in</button></form>""")
         mine = flags.features_for(user)
-        items = "".join(f'<li><a href="/features/{k}">{escape(plan.feature(k).name or k)}</a></li>' for k in mine)
+        items = "".join(f'<li><a href="/features/{k}">{escape(flags.name(k))}</a></li>' for k in mine)
         return page(f"Hello {user.id}", (f"<ul>{items}</ul>" if items else
                                          "<p class='muted'>No platform features for you yet. Join the pilot in the planner.</p>")
                     + '<form method="post" action="/signout"><button>Sign out</button></form>')
@@ -106,19 +130,24 @@ def create_app() -> FastAPI:
         response.delete_cookie("intranet_user")
         return response
 
-    def feature_page(key: str):
-        def show(_user: PlatformUser = Depends(requires(flags, key, signed_in))):
-            return page(plan.feature(key).name or key, f"<div class='card'>{CONTENT.get(key, 'Welcome.')}</div>")
-
-        return show
-
-    for feature in plan.features:
-        app.add_api_route(f"/features/{feature.key}", feature_page(feature.key), response_class=HTMLResponse,
-                          name=f"feature-{feature.key}")
+    @app.get("/features/{key}", response_class=HTMLResponse)
+    def feature(key: str, user: PlatformUser = Depends(signed_in)):
+        """A feature's page: there for a user with the feature; a 404 for anyone else, and for a key the plan
+        does not have (now: a feature added in the planner is here as soon as the plan's next poll)."""
+        try:
+            allowed = flags.enabled(key, user)
+        except UnknownFeature:
+            return page("Not found", "<p>There is no such page.</p>", status=404)
+        if not allowed:
+            return page("Not found", f"<p>{escape(flags.name(key))} is not available to you yet.</p>", status=404)
+        return page(flags.name(key), f"<div class='card'>{CONTENT.get(key, 'Welcome.')}</div>")
 
     @app.get("/health")
     def health():
         state = reader.health()
-        return {"status": "ok" if not state.stale else "stale", "flags": state.as_dict()}
+        body = {"status": "ok" if not state.stale else "stale", "flags": state.as_dict()}
+        if source is not None:
+            body["plan"] = {**source.health().as_dict(), "version": flags.view.version}
+        return body
 
     return app

@@ -94,3 +94,75 @@ def test_an_opt_in_opens_the_page_for_that_user_only(database_url, plan, platfor
     health = httpx.get(f"{platform}/health").json()
     assert health["status"] == "ok" and health["flags"]["source"] == "unleash"
     print(f"opt-in visible on the platform {elapsed:.2f} s after it reached Unleash")
+
+
+def test_a_feature_added_in_the_planner_appears_on_the_platform_without_a_restart(database_url, tmp_path):
+    """The platform reads the plan from the planner (flags.plan_source): a new feature's page exists once it is
+    synced; with the planner stopped the last copy stays."""
+    from datetime import UTC, datetime, timedelta
+
+    from services.tokens import create_token
+    from tests.serving import planner_serve
+
+    env = unleash_env()
+    key = unique("pilot-")
+    started = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0).isoformat()
+
+    def plan_with(*features: str):
+        listed = ", ".join(f"{{key: {f}, name: {f.title()}}}" for f in features)
+        return load_plan(f"""
+plan: {key}
+flag_prefix: {key}-
+unleash: {{project: default, environment: development}}
+features: [{listed}]
+cohorts: [{{key: all, kind: everyone}}]
+phases: [{{key: general, starts: "{started}", cohorts: [all], features: [{", ".join(features)}]}}]
+""")
+
+    with session_scope(database_url) as session:
+        apply_plan(session=session, plan=plan_with("wiki"), actor="lead")
+    token = create_token(database_url=database_url, name="intranet", actor="lead")[1]
+    with admin_client(env) as admin:
+        assert sync_plan(database_url=database_url, plan_key=key, admin=admin, actor="lead").outcome == "ok"
+        served = {"PLANNER_DATABASE_URL": database_url, "PLANNER_DEV_LOGIN": "true"}
+        with planner_serve(served) as (planner, planner_base):
+            port = free_port()
+            process = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "examples.platform.app:create_app", "--factory", "--port",
+                 str(port), "--log-level", "warning"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env={**os.environ, **env, "PLATFORM_PLANNER_URL": planner_base, "PLATFORM_PLANNER_TOKEN": token,
+                     "PLATFORM_PLAN": key, "PLATFORM_PLAN_INTERVAL": "1", "PLATFORM_REFRESH_INTERVAL": "1",
+                     "PLATFORM_PLAN_CACHE": str(tmp_path / "plan-cache.json")})
+            try:
+                base = f"http://127.0.0.1:{port}"
+                wait_until(lambda: httpx.get(f"{base}/health").status_code == 200)
+                alice = as_user(base, "alice")
+                wait_until(lambda: alice.get("/features/wiki").status_code == 200)
+                missing = alice.get("/features/forum")
+                assert missing.status_code == 404 and "no such page" in missing.text
+                with session_scope(database_url) as session:
+                    apply_plan(session=session, plan=plan_with("wiki", "forum"), actor="lead")
+                assert sync_plan(database_url=database_url, plan_key=key, admin=admin, actor="lead").outcome == "ok"
+                wait_until(lambda: alice.get("/features/forum").status_code == 200)  # no restart
+                assert "Forum" in alice.get("/").text
+                planner.send_signal(2)  # the planner stops: the platform keeps its last copy of the plan
+                planner.wait(timeout=30)
+                wait_until(lambda: httpx.get(f"{base}/health").json()["plan"]["last_error"] is not None)
+                assert alice.get("/features/forum").status_code == 200
+                assert (tmp_path / "plan-cache.json").exists()
+            finally:
+                process.terminate()
+                process.wait(timeout=10)
+
+
+def wait_until(condition, deadline: float = 30.0) -> None:
+    end = time.monotonic() + deadline
+    while True:
+        try:
+            if condition():
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > end:
+            raise AssertionError("timed out")
+        time.sleep(0.2)

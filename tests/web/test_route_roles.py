@@ -23,7 +23,7 @@ WHO = {
     ("GET", "/me/features"): "person",
     ("GET", "/api/pilot/offers"): "someone", ("POST", "/api/pilot/{plan}/{cohort}/join"): "someone",
     ("POST", "/api/pilot/{plan}/{cohort}/leave"): "someone", ("GET", "/api/pilot/features"): "someone",
-    ("GET", "/api/platform/whoami"): "platform",
+    ("GET", "/api/platform/whoami"): "platform", ("GET", "/api/platform/plans/{key}"): "platform",
 }
 LEAD_ROUTES = [
     ("GET", "/api/plans"), ("GET", "/api/plans/{key}"), ("GET", "/api/plans/{key}/preview"),
@@ -40,11 +40,13 @@ LEAD_ROUTES = [
     ("GET", "/api/plans/{key}/phases"), ("POST", "/api/plans/{key}/phases/{phase}/{action}"),
     ("POST", "/plans/{key}/phases/{phase}/actions/{action}"), ("GET", "/plans/{key}/webhooks"),
     ("POST", "/plans/{key}/webhooks"), ("POST", "/plans/{key}/webhooks/{webhook_id}/remove"),
+    ("GET", "/api/plans/{key}/approvals"), ("POST", "/api/plans/{key}/approvals/{request_id}/{decision}"),
+    ("POST", "/plans/{key}/approvals/{request_id}/{decision}"),
 ]
 WHO.update({route: "lead" for route in LEAD_ROUTES})
 VALUES = {"key": "intranet-rollout", "plan": "intranet-rollout", "cohort": "pilot", "kind": "features",
           "item": "wiki", "phase": "pilot", "field": "cohorts", "job_id": "1", "name": "nobody",
-          "action": "hold", "webhook_id": "1"}
+          "action": "hold", "webhook_id": "1", "request_id": "1", "decision": "reject"}
 ROLES = ("anonymous", "pilot user", "lead", "platform token", "revoked token")
 
 

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from jinja2_fragments import render_block
 
 from planner.editing import KINDS, fingerprint
-from planner.errors import EditConflict, EditInvalid, UserListInvalid
+from planner.errors import ApprovalPending, EditConflict, EditInvalid, UserListInvalid
 from planner.userlist import parse_user_list
 from planner.wording import readable
-from services import editing, phases, webhooks
+from services import approvals, editing, phases, webhooks
 from web import forms
-from web.auth import Lead, verify_csrf
+from web.auth import Lead, csrf_token, identify, verify_csrf
 from web.deps import DatabaseDep
 from web.rendering import render, templates
 from web.timeline import render_timeline
@@ -23,8 +23,9 @@ router = APIRouter(prefix="/plans/{key}", tags=["plan page"], dependencies=[Depe
                    include_in_schema=False)  # pages, not the API
 
 # what else on the page shows an item of each kind, refreshed out of band after an edit
-ALSO_SHOWN = {"features": ("matrix",), "cohorts": ("matrix", "phases"), "kpis": ("phases",),
-              "phases": ("timeline", "matrix"), "matrix": ("timeline",), "sheet": ()}
+ALSO_SHOWN = {"features": ("matrix", "approvals"), "cohorts": ("matrix", "phases", "approvals"),
+              "kpis": ("phases", "approvals"), "phases": ("timeline", "matrix", "approvals"),
+              "matrix": ("timeline", "approvals"), "sheet": ("approvals",), "approvals": ("phases", "timeline", "matrix")}
 
 
 def page_context(database_url: str, key: str, **extra) -> dict[str, Any]:
@@ -35,7 +36,8 @@ def page_context(database_url: str, key: str, **extra) -> dict[str, Any]:
     return {"row": row, "plan": plan, "now": now, "fp": fingerprint, "phase_views": views,
             "timeline": render_timeline(plan, today=now, statuses=statuses),
             "deliveries": webhooks.listing(database_url=database_url, key=key)[1][:5],
-            "editing": None, "adding": None, "acting": None, "done": None, "errors": {}, "form": None,
+            "approvals": approvals.listing(database_url=database_url, key=key),
+            "editing": None, "adding": None, "acting": None, "done": None, "waiting": None, "decided": None, "errors": {}, "form": None,
             "conflict": None, **extra}
 
 
@@ -43,10 +45,11 @@ def respond(request: Request, database_url: str, key: str, block: str, *, status
     """One component (for htmx, with the others that show the same data out of band) or the whole page."""
     context = page_context(database_url, key, **extra)
     response = render(request, "plan.html", context, block=block, status=status)
+    lead = identify(request)
     if request.headers.get("HX-Request") == "true" and status == 200:
         oob = "".join(render_block(templates.env, "plan.html", name, {**context, "oob": True, "editing": None,
-                                                                      "adding": None, "identity": None,
-                                                                      "csrf": context.get("csrf")})
+                                                                      "adding": None, "identity": lead,
+                                                                      "csrf": csrf_token(request)})
                       for name in ALSO_SHOWN.get(block, ()))
         response.body = response.body + oob.encode()
         response.headers["content-length"] = str(len(response.body))
@@ -84,6 +87,8 @@ async def save_sheet(key: str, request: Request, lead: Lead, database_url: Datab
                            title=str(form.get("title") or ""), goal=str(form.get("goal") or ""),
                            currency=str(form.get("currency") or ""), guidelines=str(form.get("guidelines") or ""),
                            new_version=bool(form.get("new_version")), pause_until_accepted=bool(form.get("pause")))
+    except ApprovalPending as exc:
+        return respond(request, database_url, key, "sheet", waiting=exc)
     except EditConflict as exc:
         return respond(request, database_url, key, "sheet", status=409, conflict=exc, editing="sheet", form=dict(form))
     except EditInvalid as exc:
@@ -157,6 +162,8 @@ async def _save(request: Request, database_url: str, key: str, kind: str, item_k
     except UserListInvalid as exc:
         return respond(request, database_url, key, kind, status=422, form=dict(form), **state,
                        errors={"users": "; ".join(str(e) for e in exc.errors) + " — nothing was imported"})
+    except ApprovalPending as exc:
+        return respond(request, database_url, key, kind, waiting=exc)
     except EditConflict as exc:
         return respond(request, database_url, key, kind, status=409, form=dict(form), conflict=exc, **state)
     except EditInvalid as exc:
@@ -194,6 +201,8 @@ async def toggle_matrix(key: str, phase: str, field: str, item: str, request: Re
     try:
         editing.toggle_matrix(database_url=database_url, key=key, phase=phase, field=field, item=item,
                               actor=lead.user, seen=seen)
+    except ApprovalPending as exc:
+        return respond(request, database_url, key, "matrix", waiting=exc)
     except EditConflict as exc:
         return respond(request, database_url, key, "matrix", status=409, conflict=exc)
     except EditInvalid as exc:

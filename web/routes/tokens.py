@@ -1,15 +1,17 @@
-"""Platform API tokens: the leads' page (list, create — shown once —, revoke) and the platform's whoami."""
+"""Platform API tokens: the leads' page (list, create — shown once —, revoke), the platform's whoami and the
+plan as the platform reads it."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from planner.errors import TokenRefused
 from services import tokens
+from services.plans import platform_view
 from web.auth import Lead, Platform, verify_csrf
 from web.deps import DatabaseDep
 from web.rendering import is_htmx, render
@@ -56,3 +58,32 @@ class PlatformWhoami(BaseModel):
 def whoami(platform: Platform):
     """Which platform token the request carries: a check for the platform's configuration."""
     return PlatformWhoami(platform=platform.user.removeprefix("platform:"))
+
+
+class PlatformFeature(BaseModel):
+    key: str
+    name: str
+    flag: str = Field(description="the Unleash flag to ask")
+
+
+class PlatformPlan(BaseModel):
+    plan: str
+    version: int = Field(description="changes with every change of the plan")
+    environment: str
+    features: list[PlatformFeature]
+    properties: list[str] = Field(description="the context properties the plan's cohorts use")
+
+
+@router.get("/api/platform/plans/{key}", tags=["platform API"], response_model=PlatformPlan,
+            responses={304: {"description": "unchanged since the ETag sent in If-None-Match"},
+                       401: {"description": "no token, or an unknown or revoked one"},
+                       403: {"description": "signed in, but not with a platform token"},
+                       404: {"description": "no such plan, or it is archived"}})
+def platform_plan(key: str, request: Request, _platform: Platform, database_url: DatabaseDep):
+    """The plan's features (with their flag names) and context properties, for the platform's flag reader
+    (flags.plan_source polls this). Send the ETag back in If-None-Match: an unchanged plan answers 304."""
+    view = platform_view(database_url=database_url, key=key)
+    etag = f'"{view["plan"]}-{view["version"]}"'
+    if request.headers.get("If-None-Match") == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    return JSONResponse(view, headers={"ETag": etag, "Cache-Control": "no-cache"})
