@@ -20,8 +20,8 @@ from typing import Any
 
 from flags.limits import ResourceLimits
 from planner.access import access_sources
-from planner.lifecycle import Controls, control_of, label, opens_at
-from planner.membership import group_id
+from planner.lifecycle import Controls, control_of, label, opens_at, ramp_steps
+from planner.membership import group_id, rollout
 from planner.errors import PlanUnwritable
 from planner.model import MULTI_VALUED, Cohort, CohortKind, Phase, Plan, Rule
 
@@ -120,10 +120,18 @@ def phase_segment_name(plan_key: str, phase_key: str) -> str:
     return f"{OWNER_PREFIX}:{plan_key}:{PHASE}:{phase_key}"
 
 
+def ramp_step_segment_name(plan_key: str, phase_key: str, cohort_key: str, step: int) -> str:
+    """The segment of a ramp's step (`step` from 2; the first step is the phase's own segment)."""
+    return f"{phase_segment_name(plan_key, phase_key)}:{cohort_key}:step-{step}"
+
+
 def owned_phase_name(name: str | None) -> str | None:
-    """The phase key of a phase segment's name (`rp:<plan>:phase:<key>`), of any plan; None for other names."""
+    """The phase key of a phase segment's name (`rp:<plan>:phase:<key>`, or a ramp step's
+    `rp:<plan>:phase:<key>:<cohort>:step-<n>`), of any plan; None for other names."""
     parts = (name or "").split(":")
-    return parts[3] if len(parts) == 4 and parts[0] == OWNER_PREFIX and parts[2] == PHASE else None
+    if len(parts) == 6 and not parts[5].startswith("step-"):
+        return None
+    return parts[3] if len(parts) in (4, 6) and parts[0] == OWNER_PREFIX and parts[2] == PHASE else None
 
 
 def owned_phase(plan_key: str, name: str | None) -> str | None:
@@ -215,6 +223,19 @@ def cohort_segments(plan: Plan, cohort: Cohort, members: list[str], limits: Reso
             for n, chunk in enumerate(chunks, start=1)]
 
 
+def _steps(plan: Plan, source, pair_cohort: str, phases: tuple[str, ...], steps) -> list[tuple[str, tuple[str, ...], int]]:
+    """A pair's strategies: one (no ramp), or one per ramp step, each with its step's segment in place of the
+    admitting phase's (title suffix, segments, share in percent). The first step (at the phase's start) keeps
+    the plain title and the phase's own segment, so adding a ramp rewrites a strategy rather than adding one."""
+    if not steps:
+        return [("", phases, 100)]
+    admit, rest = phases[0], phases[1:]  # rest: the enabling phase's segment, when another phase enabled it
+    cohort = pair_cohort
+    return [("" if n == 1 else f":step-{n}",
+             (admit if n == 1 else ramp_step_segment_name(plan.key, source.admitted_by, cohort, n), *rest), percent)
+            for n, (_at, percent) in enumerate(steps, start=1)]
+
+
 def desired_state(plan: Plan, *, members: dict[str, list[str]] | None = None, limits: ResourceLimits = ResourceLimits(),
                   controls: Controls | None = None) -> DesiredState:
     """Everything the plan needs in Unleash. `members` are opt-in cohort members, in join order; `controls`
@@ -226,9 +247,18 @@ def desired_state(plan: Plan, *, members: dict[str, list[str]] | None = None, li
         segments_of[cohort.key] = cohort_segments(plan, cohort, members.get(cohort.key, []), limits)
         state.segments.update((s.name, s) for s in segments_of[cohort.key])
     opens = opens_at(plan, controls)
+    ramps = ramp_steps(plan, controls)
     for phase in plan.phases:
         segment = phase_segment(plan, phase, controls, opens[phase.key])
         state.segments[segment.name] = segment
+        for ramp in phase.ramps:
+            for n, (at, percent) in enumerate(ramps[(phase.key, ramp.cohort)], start=1):
+                if n == 1:
+                    continue  # the first step, at the phase's start, is the phase's own segment
+                name = ramp_step_segment_name(plan.key, phase.key, ramp.cohort, n)
+                about = (f"Managed by the rollout planner: plan '{plan.key}', phase '{label(phase)}', ramp of "
+                         f"cohort '{ramp.cohort}', step {n}: {percent} %. Edits are undone by the next sync.")
+                state.segments[name] = SegmentSpec(name, about, (starts_constraint(at),) if at else (NEVER,))
     if len(state.segments) > limits.segments:
         raise DesiredStateError(f"the plan needs {len(state.segments)} segments (one per phase, and one per cohort or "
                                 f"part of a large cohort); the server allows {limits.segments}")
@@ -244,13 +274,16 @@ def desired_state(plan: Plan, *, members: dict[str, list[str]] | None = None, li
             if len(phases) + (cohort.kind is not CohortKind.everyone) > limits.strategy_segments:
                 raise DesiredStateError(f"the server allows {limits.strategy_segments} segments per strategy; "
                                         f"the planner needs {len(phases) + 1}. Raise UNLEASH_STRATEGY_SEGMENTS_LIMIT")
-            common = {"flag": flag, "rollout": cohort.percentage or 100, "group_id": group_id(plan, cohort)}
-            if cohort.kind is CohortKind.everyone:
-                title = owned_name(plan.key, cohort.key)
-                state.strategies[(flag, title)] = StrategySpec(title=title, segments=phases, **common)
-            for segment in segments_of[cohort.key]:
-                state.strategies[(flag, segment.name)] = StrategySpec(title=segment.name,
-                                                                      segments=(segment.name, *phases), **common)
+            steps = [] if source.preview else ramps.get((source.admitted_by, cohort.key), [])
+            for n, (title_suffix, step_segments, share) in enumerate(_steps(plan, source, cohort.key, phases, steps), start=1):
+                common = {"flag": flag, "rollout": rollout(cohort, share), "group_id": group_id(plan, cohort)}
+                if cohort.kind is CohortKind.everyone:
+                    title = owned_name(plan.key, cohort.key) + title_suffix
+                    state.strategies[(flag, title)] = StrategySpec(title=title, segments=step_segments, **common)
+                for segment in segments_of[cohort.key]:
+                    title = segment.name + title_suffix
+                    state.strategies[(flag, title)] = StrategySpec(title=title, segments=(segment.name, *step_segments),
+                                                                   **common)
         count = sum(1 for (f, _t) in state.strategies if f == flag)
         if count > limits.feature_environment_strategies:
             raise DesiredStateError(

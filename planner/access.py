@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from planner.lifecycle import Controls, control_of, effective_start, in_start_order, opens_at
+from planner.lifecycle import Controls, control_of, effective_start, in_start_order, opens_at, ramp_steps
 from planner.model import Phase, Plan
 
 
@@ -20,13 +20,35 @@ class Reason:
     admitted_by: str
     enabled_by: str
     preview: bool = False
+    # a ramp: from when which share of the cohort (in percent) is admitted; empty: all of it at `starts`
+    steps: tuple[tuple[datetime, int], ...] = ()
+
+    def share_at(self, at: datetime) -> int | None:
+        """The percentage of the cohort that has access at `at` (100 without a ramp); None before `starts`."""
+        if at < self.starts:
+            return None
+        if not self.steps:
+            return 100
+        reached = [percent for instant, percent in self.steps if max(instant, self.starts) <= at]
+        return reached[-1] if reached else None
 
     def describe(self) -> str:
         if self.preview:
             return f"preview granted by phase '{self.enabled_by}'"
+        ramp = ""
+        if self.steps:
+            ramp = " (in steps: " + ", ".join(f"{p} % from {max(at, self.starts).strftime('%d %b %Y %H:%M')} UTC"
+                                             for at, p in self.steps) + ")"
         if self.admitted_by == self.enabled_by:
-            return f"phase '{self.admitted_by}'"
-        return f"admitted by phase '{self.admitted_by}', feature enabled by phase '{self.enabled_by}'"
+            return f"phase '{self.admitted_by}'{ramp}"
+        return f"admitted by phase '{self.admitted_by}'{ramp}, feature enabled by phase '{self.enabled_by}'"
+
+    def since_for(self, in_share) -> datetime | None:
+        """When a user gets access: `starts`, or with a ramp the first step whose share holds them
+        (`in_share(percent)`); None when no step does."""
+        if not self.steps:
+            return self.starts
+        return next((max(at, self.starts) for at, percent in self.steps if in_share(percent)), None)
 
 
 Pair = tuple[str, str]  # (cohort key, feature key)
@@ -98,12 +120,21 @@ def access_starts(plan: Plan, controls: Controls | None = None) -> dict[Pair, Re
     instant and never ends unless a lead holds or rolls back a phase. `access(plan, at)` is this map cut
     at an instant; in Unleash it is written out as one segment per phase (planner/lifecycle.py).
     """
-    opens = opens_at(plan, controls or {})
+    controls = controls or {}
+    opens = opens_at(plan, controls)
+    ramps = ramp_steps(plan, controls)
     result: dict[Pair, Reason] = {}
     for pair, source in access_sources(plan, controls).items():
         instants = [opens[k] for k in source.phases]
-        if all(i is not None for i in instants):
-            result[pair] = Reason(max(instants), source.admitted_by, source.enabled_by, source.preview)
+        if not all(i is not None for i in instants):
+            continue
+        steps = () if source.preview else tuple((at, p) for at, p in ramps.get((source.admitted_by, pair[0]), ())
+                                                 if at is not None)
+        if not source.preview and (source.admitted_by, pair[0]) in ramps:
+            if not steps:
+                continue  # no step of the ramp may come
+            instants[0] = steps[0][0]  # the admitting phase's part begins at its ramp's first step
+        result[pair] = Reason(max(instants), source.admitted_by, source.enabled_by, source.preview, steps)
     return result
 
 
@@ -111,4 +142,4 @@ def access(plan: Plan, *, at: datetime, controls: Controls | None = None) -> dic
     """Which cohorts see which features at instant `at` (timezone-aware), each with its reason."""
     if at.tzinfo is None:
         raise ValueError("`at` must be timezone-aware")
-    return {pair: reason for pair, reason in access_starts(plan, controls).items() if reason.starts <= at}
+    return {pair: reason for pair, reason in access_starts(plan, controls).items() if reason.share_at(at) is not None}

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from planner.access import access_starts
-from planner.membership import User, in_cohort
+from planner.membership import User, in_cohort, in_share
 from planner.lifecycle import Controls
 from planner.model import Plan
 
@@ -34,14 +34,19 @@ def user_features(plan: Plan, user: User, *, now: datetime, members: dict[str, l
                if in_cohort(plan, c, user, members=frozenset(members.get(c.key, [])), at=now)}
     lines: dict[str, FeatureLine] = {}
     names = {f.key: f.name or f.key for f in plan.features}
-    for (cohort, feature), reason in sorted(access_starts(plan, controls).items(), key=lambda kv: kv[1].starts):
+    found = []
+    for (cohort, feature), reason in access_starts(plan, controls).items():
         if cohort not in belongs:
             continue
+        since = reason.since_for(lambda share, c=plan.cohort(cohort): in_share(plan, c, user, share))
+        if since is not None:  # a ramp whose steps do not reach the user gives nothing
+            found.append((since, cohort, feature, reason))
+    for since, cohort, feature, reason in sorted(found, key=lambda f: f[0]):
         line = lines.get(feature)
         if line is None:
             line = lines[feature] = FeatureLine(plan.key, feature, plan.flag_name(feature), names[feature],
-                                                reason.starts, reason.starts <= now)
-        if line.planned_now and reason.starts > now:
+                                                since, since <= now)
+        if line.planned_now and since > now:
             continue  # a later way to the same feature is no reason for having it today
         line.reasons.append(f"cohort '{cohort}', {reason.describe()}")
     return sorted(lines.values(), key=lambda line: line.since)

@@ -101,6 +101,30 @@ def opens_at(plan: Plan, controls: Controls) -> dict[str, datetime | None]:
     return result
 
 
+Step = tuple[datetime | None, int]  # from when (None: not while held or rolled back), which percentage
+
+
+def ramp_steps(plan: Plan, controls: Controls) -> dict[tuple[str, str], list[Step]]:
+    """The steps of each ramp, by (phase, cohort): each step's instant, or None where its segment is never
+    true: the phase is held or rolled back, or held while active and the step not reached by then (a held
+    phase keeps the steps it reached and widens no further)."""
+    opens = opens_at(plan, controls)
+    result: dict[tuple[str, str], list[Step]] = {}
+    for phase in plan.phases:
+        control = control_of(controls, phase.key)
+        start = effective_start(phase, controls)
+        for ramp in phase.ramps:
+            steps: list[Step] = []
+            for step in ramp.steps:
+                at = start + step.delay
+                if opens[phase.key] is None or (control.held and control.since is not None and at > control.since):
+                    steps.append((None, step.percent))
+                else:
+                    steps.append((at, step.percent))
+            result[(phase.key, ramp.cohort)] = steps
+    return result
+
+
 def statuses(plan: Plan, controls: Controls, *, at: datetime, written: set[str] | None = None) -> dict[str, PhaseStatus]:
     """Each phase's status at `at`. `written` are the keys of the phases whose segment the last sync wrote to
     Unleash (None: assume all were)."""

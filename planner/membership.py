@@ -38,6 +38,17 @@ def bucket(group: str, user_id: str) -> int:
     return mmh3.hash(f"{group}:{user_id}", 0, signed=False) % 100 + 1
 
 
+def rollout(cohort: Cohort, share: int = 100) -> int:
+    """The flexibleRollout percentage of a cohort at a ramp's `share` (its own percentage scaled; at least 1)."""
+    return max(1, round((cohort.percentage or 100) * share / 100))
+
+
+def in_share(plan: Plan, cohort: Cohort, user: User, share: int) -> bool:
+    """Whether the user is in `share` percent of the cohort (the same users at every share, and more of them
+    at a larger one: Unleash's stickiness on the cohort's groupId)."""
+    return bucket(group_id(plan, cohort), user.id) <= rollout(cohort, share)
+
+
 def in_percentage(plan: Plan, cohort: Cohort, user: User) -> bool:
     if cohort.percentage is None:
         return True

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+import re
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -94,6 +95,35 @@ class Training(Spec):
     topic: str
 
 
+DELAY = re.compile(r"^\s*(\d{1,4})\s*([mhdw])\s*$")
+DELAY_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def parse_delay(text: str) -> timedelta | None:
+    """`90m`, `12h`, `3d`, `2w` as a timedelta; None when it is not one."""
+    match = DELAY.match(text or "")
+    return int(match.group(1)) * DELAY_UNITS[match.group(2)] if match else None
+
+
+class RampStep(Spec):
+    """One step of a ramp: `percent` of the cohort, from `after` the phase's start on (`0d`: at the start)."""
+
+    percent: int
+    after: str = "0d"
+
+    @property
+    def delay(self) -> timedelta:
+        return parse_delay(self.after) or timedelta(0)
+
+
+class Ramp(Spec):
+    """A phase admits a cohort in steps, e.g. 10 % at the start, 50 % after 3 days, 100 % after a week. The
+    users of a step stay in every later one (one stickiness group per cohort)."""
+
+    cohort: str
+    steps: tuple[RampStep, ...]
+
+
 class Phase(Spec):
     key: str
     name: str = ""
@@ -102,6 +132,7 @@ class Phase(Spec):
     cohorts: tuple[str, ...] = ()
     features: tuple[str, ...] = ()
     grants: tuple[Grant, ...] = ()
+    ramps: tuple[Ramp, ...] = ()
     gate: tuple[str, ...] = ()
     owners: tuple[str, ...] = ()
     budget: float | None = None
@@ -169,6 +200,9 @@ class Plan(Spec):
 
     def cohort(self, key: str) -> Cohort:
         return next(c for c in self.cohorts if c.key == key)
+
+    def phase(self, key: str) -> Phase:
+        return next(p for p in self.phases if p.key == key)
 
 
 # The parts of a plan, in the plan file's order: the name of each list and the model of its items.

@@ -123,7 +123,7 @@ def leave(*, session: Session, plan_key: str, cohort_key: str, user: str, actor:
     if was_member and (cohort.capacity is None or _member_count(session, cohort.id) < cohort.capacity):
         first = session.exec(select(MembershipRow).where(MembershipRow.cohort_id == cohort.id,
                                                          MembershipRow.status == "waiting")
-                             .order_by(MembershipRow.requested_at, MembershipRow.id)).first()
+                             .order_by(MembershipRow.requested_at, MembershipRow.id).limit(1)).first()
         if first is not None:
             first.status, first.joined_at = "member", utcnow()
             session.add(first)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from planner.access import Reason, access
-from planner.membership import User, in_cohort
+from planner.membership import User, in_cohort, in_share
 from planner.lifecycle import Controls
 from planner.model import Plan
 
@@ -26,6 +26,7 @@ def user_access(plan: Plan, user: User, *, at: datetime, members: dict[str, froz
                if in_cohort(plan, c, user, members=members.get(c.key, frozenset()), at=at)}
     result: dict[str, list[UserGrant]] = {}
     for (cohort, feature), reason in sorted(access(plan, at=at, controls=controls).items()):
-        if cohort in belongs:
+        share = reason.share_at(at)
+        if cohort in belongs and (not reason.steps or in_share(plan, plan.cohort(cohort), user, share)):
             result.setdefault(feature, []).append(UserGrant(feature, cohort, reason))
     return result

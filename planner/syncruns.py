@@ -106,10 +106,11 @@ def finish_run(session: Session, run: SyncRunRow, *, state: str, writes: int, re
 
 def previous_fingerprints(session: Session, plan_id: int) -> dict[str, Any] | None:
     """What the last completed sync left in Unleash, to tell hand edits (drift) from plan changes."""
-    run = session.exec(select(SyncRunRow).where(SyncRunRow.plan_id == plan_id, SyncRunRow.state == "done",
-                                                SyncRunRow.dry_run == False)  # noqa: E712
-                       .order_by(SyncRunRow.id.desc())).first()
-    return run.desired if run else None
+    # one row and one column: without the LIMIT every completed sync's fingerprints were fetched and decoded on
+    # each call (each sync, each push round), the cause of the soak's memory growth
+    return session.exec(select(SyncRunRow.desired).where(SyncRunRow.plan_id == plan_id, SyncRunRow.state == "done",
+                                                         SyncRunRow.dry_run == False)  # noqa: E712
+                        .order_by(SyncRunRow.id.desc()).limit(1)).first()
 
 
 def last_digest(session: Session, plan_id: int) -> str | None:

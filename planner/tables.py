@@ -146,6 +146,7 @@ class PhaseRow(SQLModel, table=True):
     cohorts: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     features: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     grants: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    ramps: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
     gate: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     owners: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     budget: float | None = None

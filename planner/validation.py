@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import semver
@@ -13,7 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 from planner.errors import PlanError, PlanInvalid
 from planner.limits import document_errors, instant_problem
 from planner.userids import problem, shown
-from planner.model import PARTS, Cohort, CohortKind, Phase, Plan, Rule
+from planner.model import PARTS, Cohort, CohortKind, Phase, Plan, Ramp, Rule, parse_delay
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,59}$")
 # Unleash flag names must survive encodeURIComponent unchanged; we keep to a plain, portable subset.
@@ -212,6 +212,35 @@ def _rule_errors(path: str, rule: Rule) -> list[PlanError]:
     return errors
 
 
+MAX_RAMP_STEPS = 10
+
+
+def _ramp_errors(path: str, ramp: Ramp, phase: Phase) -> list[PlanError]:
+    errors: list[PlanError] = []
+    add = lambda field, message: errors.append(PlanError(f"{path}.{field}", message))  # noqa: E731
+    if ramp.cohort not in phase.cohorts:
+        add("cohort", f"'{ramp.cohort}' is not a cohort this phase admits; a ramp admits one of them in steps")
+    if not 1 <= len(ramp.steps) <= MAX_RAMP_STEPS:
+        add("steps", f"give 1 to {MAX_RAMP_STEPS} steps, e.g. 10 % at the start, 50 % after 3d, 100 % after 1w")
+    previous = None
+    for i, step in enumerate(ramp.steps):
+        delay = parse_delay(step.after)
+        if delay is None:
+            add(f"steps[{i}].after", f"'{step.after}' must be a delay such as 12h, 3d or 2w (0d: at the start)")
+        elif delay > timedelta(days=366):
+            add(f"steps[{i}].after", "must be within a year of the phase's start")
+        if i == 0 and delay:
+            add("steps[0].after", "a ramp begins at the phase's start: give its first step `after: 0d` (or none)")
+        if not 1 <= step.percent <= 100:
+            add(f"steps[{i}].percent", f"{step.percent} must be between 1 and 100")
+        if previous is not None and step.percent <= previous.percent:
+            add(f"steps[{i}].percent", f"must be more than the step before ({previous.percent})")
+        if previous is not None and delay is not None and delay <= previous.delay:
+            add(f"steps[{i}].after", f"must be later than the step before ({previous.after})")
+        previous = step
+    return errors
+
+
 def _phase_errors(path: str, phase: Phase, keys: dict[str, set[str]]) -> list[PlanError]:
     errors: list[PlanError] = []
     add = lambda field, message: errors.append(PlanError(f"{path}.{field}", message))  # noqa: E731
@@ -248,6 +277,12 @@ def _phase_errors(path: str, phase: Phase, keys: dict[str, set[str]]) -> list[Pl
     refs("cohorts", phase.cohorts, "cohorts")
     refs("features", phase.features, "features")
     refs("gate", phase.gate, "kpis")
+    ramped: set[str] = set()
+    for i, ramp in enumerate(phase.ramps):
+        errors.extend(_ramp_errors(f"{path}.ramps[{i}]", ramp, phase))
+        if ramp.cohort in ramped:
+            add(f"ramps[{i}].cohort", f"cohort '{ramp.cohort}' has a ramp in this phase already")
+        ramped.add(ramp.cohort)
     for i, grant in enumerate(phase.grants):
         if grant.feature not in keys["features"]:
             add(f"grants[{i}].feature", f"unknown feature '{grant.feature}'")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from flags.desired import NEVER, owned_phase, phase_segment_name
+from flags.desired import NEVER, phase_segment_name
 from flags.diff import normal_constraint
 from flags.errors import UnleashError
 from flags.reconcile import execute, prepare_phases
@@ -113,8 +113,8 @@ def phase_list(*, database_url: str, key: str, now: datetime | None = None, admi
         written = written_phases(previous_fingerprints(session, row.id), plan)
     held = None
     if admin is not None:
-        held = {owned_phase(plan.key, s.get("name")): describe_segment(s) for s in admin.list_segments()
-                if owned_phase(plan.key, s.get("name"))}
+        names = {phase_segment_name(plan.key, p.key): p.key for p in plan.phases}
+        held = {names[s["name"]]: describe_segment(s) for s in admin.list_segments() if s.get("name") in names}
     return plan, _views(plan, controls, written, now, held)
 
 

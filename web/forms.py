@@ -82,4 +82,20 @@ def phase_item(form: FormData, existing: dict[str, Any] | None) -> dict[str, Any
         if feature.strip():
             grants.append({"feature": feature.strip(), "cohorts": _split(cohorts)})
     item["grants"] = grants
+    item["ramps"] = [ramp_from_line(line) for line in str(form.get("ramps") or "").splitlines() if line.strip()]
     return item
+
+
+def ramp_from_line(line: str) -> dict[str, Any]:
+    """`hr: 10% at start, 50% after 3d, 100% after 1w` as a plan file's ramp. What cannot be read is passed
+    on as it is, for the validation to name (e.g. `ramps[0].steps[1].percent`)."""
+    cohort, _, steps_text = line.partition(":")
+    steps = []
+    for part in (p.strip() for p in steps_text.split(",")):
+        if not part:
+            continue
+        percent, _, when = part.partition("%")
+        when = when.strip()
+        after = "0d" if when in ("", "at start", "at the start") else when.removeprefix("after").strip()
+        steps.append({"percent": percent.strip(), "after": after})
+    return {"cohort": cohort.strip(), "steps": steps}

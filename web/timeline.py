@@ -227,6 +227,13 @@ def render_timeline(plan: Plan, *, today: datetime, width: int = 960,
                         data_phase=phase.key, data_status=status.value))
         if phase.gate:
             row.append(_gate(bx, mid, _title(f"Gate: {', '.join(phase.gate)}")))
+        for ramp in phase.ramps:  # each step of a ramp: a tick on the bar, with its share
+            for step in ramp.steps[1:]:
+                at = phase.starts + step.delay
+                tip = _title(f"Ramp of {ramp.cohort}: {step.percent} % from {_moment(at)}")
+                row.append(_el("line", tip, class_="tl-ramp-step", x1=x(at), y1=top + (ROW - BAR) / 2 - 3,
+                               x2=x(at), y2=top + (ROW + BAR) / 2 + 3, stroke=INK, stroke_width=2.0,
+                               data_percent=step.percent))
         for training in phase.trainings:
             tip = _title(f"Training {_moment(training.at)} · {training.audience or 'everyone'} · {training.topic}")
             row.append(_el("circle", tip, class_="tl-training", cx=x(training.at), cy=mid, r=4.5, fill="#fff",

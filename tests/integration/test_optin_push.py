@@ -274,7 +274,7 @@ def test_unleash_down_for_a_minute_while_people_join_loses_no_opt_in(database_ur
         assert dirty_plans(database_url) == [plan.key]
         time.sleep(max(0.0, 60 - (time.monotonic() - went_down)))
         proxy.resume()  # Unleash is back
-        wait_for_client_api(env, lambda _fs: pilot_users(env, plan) == set(joined))
+        wait_for_client_api(env, lambda _fs: pilot_users(env, plan) == set(joined), timeout=60)
         assert dirty_plans(database_url) == []
     with admin_client(env) as admin:
         names = [s["name"] for s in admin.list_segments() if s["name"].startswith(f"rp:{plan.key}:pilot")]

@@ -178,3 +178,72 @@ def test_the_node_and_python_sdks_agree_on_every_phase_boundary_hold_and_roll_ba
     wait_for(lambda: ("h-1", "forum") not in granted(sdk, plan, starts[1] + timedelta(seconds=1)))
     held_python, held_node = both()
     assert held_python == held_node and sum(held_python) < sum(python)
+
+
+def test_a_ramps_users_stay_in_every_later_step_and_each_share_is_within_five_points(database_url, admin, env,
+                                                                                      sdk):
+    key, prefix = unique("phase-"), unique("ph") + "-"
+    p0 = datetime(2031, 9, 1, 8, 0, tzinfo=UTC)
+    plan = load_plan(f"""
+plan: {key}
+flag_prefix: {prefix}
+unleash: {{project: default, environment: development}}
+features: [{{key: wiki}}]
+cohorts: [{{key: all, kind: everyone}}]
+phases:
+  - key: general
+    starts: "{iso(p0)}"
+    cohorts: [all]
+    features: [wiki]
+    ramps: [{{cohort: all, steps: [{{percent: 10}}, {{percent: 50, after: 3d}}, {{percent: 100, after: 1w}}]}}]
+""")
+    with session_scope(database_url) as session:
+        apply_plan(session=session, plan=plan, actor="test")
+    assert sync_plan(database_url=database_url, plan_key=key, admin=admin, actor="test").outcome == "ok"
+    flag = plan.flag_name("wiki")
+    users = [f"user-{i:04d}" for i in range(2000)]
+
+    def on(at: datetime) -> set[str]:
+        return {u for u in users if sdk.is_enabled(flag, {"userId": u, "currentTime": at.isoformat()})}
+
+    wait_for(lambda: len(on(p0 + timedelta(days=8))) == 2000)
+    before, ten, fifty = on(p0 - timedelta(seconds=1)), on(p0 + timedelta(hours=1)), on(p0 + timedelta(days=3, hours=1))
+    assert before == set()
+    assert ten < fifty  # nobody admitted at 10 % flips back at 50 %
+    assert abs(len(ten) / 20 - 10) <= 5 and abs(len(fifty) / 20 - 50) <= 5, (len(ten), len(fifty))
+    print(f"ramp shares on 2,000 users: {len(ten) / 20:.1f} %, {len(fifty) / 20:.1f} %, 100 %")
+    # holding mid-ramp keeps the 50 % and stops the 100 %
+    phases.act(database_url=database_url, admin=admin, key=key, phase="general", action=Action.hold, actor="lead-1",
+               reason="feedback first", now=p0 + timedelta(days=4))
+    wait_for(lambda: len(on(p0 + timedelta(days=8))) < 2000)
+    assert on(p0 + timedelta(days=8)) == fifty
+
+
+def test_a_plan_synced_with_the_old_mapping_converges_on_its_next_sync(database_url, admin, env, sdk):
+    """Before phases had segments, each strategy carried its own `currentTime DATE_AFTER` and only the cohort's
+    segment: such a plan's next sync rewrites every strategy once, and the sync after that writes nothing."""
+    p0 = datetime(2031, 11, 2, 8, 0, tzinfo=UTC)
+    plan = stored(database_url, admin, p0, p0 + timedelta(days=30), p0 + timedelta(days=60))
+    from flags.desired import desired_state, starts_constraint
+    from planner.access import access_starts
+
+    starts = access_starts(plan)
+    ids = {s["name"]: s["id"] for s in admin.list_segments()}
+    rewritten = 0
+    for feature in plan.features:
+        flag = plan.flag_name(feature.key)
+        for strategy in admin.list_strategies("default", flag, "development"):
+            cohort = strategy["title"].split(":")[2]
+            old = {**strategy, "constraints": [starts_constraint(starts[(cohort, feature.key)].starts)],
+                   "segments": [ids[strategy["title"]]] if strategy["title"] in ids else []}
+            admin.update_strategy("default", flag, "development", strategy["id"],
+                                  {k: old[k] for k in ("name", "title", "disabled", "parameters", "constraints", "segments")})
+            rewritten += 1
+    strategies = len(desired_state(plan).strategies)
+    assert rewritten == strategies
+    converged = sync_plan(database_url=database_url, plan_key=plan.key, admin=admin, actor="test")
+    assert converged.outcome == "ok" and converged.writes == strategies, converged.report
+    again = sync_plan(database_url=database_url, plan_key=plan.key, admin=admin, actor="test")
+    assert again.outcome == "ok" and again.writes == 0
+    wait_for(lambda: ("h-1", "forum") in granted(sdk, plan, p0 + timedelta(days=30, seconds=1)))
+    assert ("h-1", "forum") not in granted(sdk, plan, p0 + timedelta(days=30, seconds=-1))

@@ -102,3 +102,64 @@ def test_opt_in_members_become_the_segment_and_an_empty_cohort_gets_no_strategy(
     assert not [t for (_f, t) in empty.strategies if ":pilot" in t]
     state = desired_state(plan, members={"pilot": ["u-2", "u-1"]})
     assert state.segments["rp:intranet-rollout:pilot:1"].constraints[0]["values"] == ["u-1", "u-2"]
+
+
+RAMPED = {"plan": "r", "features": [{"key": "wiki"}],
+          "cohorts": [{"key": "all", "kind": "everyone"},
+                      {"key": "hr", "kind": "attribute", "percentage": 50,
+                       "rules": [{"property": "department", "operator": "IN", "values": ["HR"]}]}],
+          "phases": [{"key": "p", "starts": "2030-01-01T08:00:00+00:00", "cohorts": ["all", "hr"], "features": ["wiki"],
+                      "ramps": [{"cohort": "all", "steps": [{"percent": 10}, {"percent": 50, "after": "3d"},
+                                                            {"percent": 100, "after": "1w"}]},
+                                {"cohort": "hr", "steps": [{"percent": 20}, {"percent": 100, "after": "2d"}]}]}]}
+
+
+def test_a_ramp_is_one_strategy_per_step_each_with_its_own_time_segment_and_the_same_group():
+    from planner.validation import parse_plan
+
+    state = desired_state(parse_plan(RAMPED))
+    everyone = {t: (s.rollout, s.segments, s.group_id) for (f, t), s in state.strategies.items() if ":all" in t}
+    assert everyone == {"rp:r:all": (10, ("rp:r:phase:p",), "r.all"),
+                        "rp:r:all:step-2": (50, ("rp:r:phase:p:all:step-2",), "r.all"),
+                        "rp:r:all:step-3": (100, ("rp:r:phase:p:all:step-3",), "r.all")}
+    assert state.segments["rp:r:phase:p:all:step-2"].constraints[0]["value"] == "2030-01-04T07:59:59.999Z"
+    # a cohort's own percentage scales its ramp: 20 % and then 100 % of the 50 % of HR
+    assert state.strategies[("wiki", "rp:r:hr:1")].rollout == 10
+    assert state.strategies[("wiki", "rp:r:hr:1:step-2")].rollout == 50
+
+
+def test_a_phase_held_mid_ramp_keeps_the_steps_it_reached_and_no_later_one():
+    from planner.validation import parse_plan
+
+    plan = parse_plan(RAMPED)
+    controls = apply(plan, {}, Action.hold, "p", at=datetime.fromisoformat("2030-01-05T08:00:00+00:00"), actor="lead",
+                     reason="feedback first")
+    state = desired_state(plan, controls=controls)
+    assert state.segments["rp:r:phase:p:all:step-2"].constraints == desired_state(plan).segments[
+        "rp:r:phase:p:all:step-2"].constraints  # reached on 4 January: stays
+    assert state.segments["rp:r:phase:p:all:step-3"].constraints == (NEVER,)  # 8 January: does not come
+
+
+def test_ramps_are_refused_with_what_to_change():
+    import copy
+
+    import pytest as _pytest
+
+    from planner.errors import PlanInvalid
+    from planner.validation import parse_plan
+
+    doc = copy.deepcopy(RAMPED)
+    doc["phases"][0]["ramps"] = [{"cohort": "sales", "steps": [{"percent": 50, "after": "2d"}, {"percent": 40,
+                                                                                               "after": "soon"}]}]
+    with _pytest.raises(PlanInvalid) as caught:
+        parse_plan(doc)
+    text = str(caught.value)
+    assert "ramps[0].cohort: 'sales' is not a cohort this phase admits" in text
+    assert "ramps[0].steps[0].after: a ramp begins at the phase's start" in text
+    assert "ramps[0].steps[1].after: 'soon' must be a delay such as 12h, 3d or 2w" in text
+    assert "ramps[0].steps[1].percent: must be more than the step before (50)" in text
+
+
+def test_a_server_allowing_fewer_segments_per_strategy_is_told_before_anything_is_written():
+    with pytest.raises(DesiredStateError, match="the server allows 2 segments per strategy; the planner needs 3"):
+        desired_state(demo_plan(), limits=ResourceLimits(strategy_segments=2))

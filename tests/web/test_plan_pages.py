@@ -64,7 +64,7 @@ def test_a_renamed_cohort_keeps_its_place_in_every_phase(lead, demo, database_ur
 
 def test_invalid_input_comes_back_with_the_error_next_to_the_field(lead, demo, database_url):
     before = stored(database_url)
-    data = {"key": "wave-1", "name": "Wave 1", "starts": "2026-12-07T08:00", "status": "planned",
+    data = {"key": "wave-1", "name": "Wave 1", "starts": "2026-12-07T08:00",
             "seen": _seen(lead, "phases", "wave-1")}
     response = lead.post("/plans/intranet-rollout/phases/wave-1", data)
     assert response.status_code == 422
@@ -159,3 +159,19 @@ def _seen(client, kind: str, key: str) -> str:
 
     html = client.get(f"/plans/intranet-rollout/{kind}/{key}/edit", htmx=True).text
     return re.search(r'name="seen" value="([0-9a-f]+)"', html).group(1)
+
+
+def test_a_ramp_is_written_in_the_phase_form_in_words_and_shown_back(lead, demo, database_url):
+    data = {"key": "wave-1", "name": "Wave 1", "starts": "2026-12-07T08:00+01:00", "seen": _seen(lead, "phases", "wave-1"),
+            "ramps": "hr: 10% at start, 50% after 3d, 100% after 1w"}
+    response = lead.post("/plans/intranet-rollout/phases/wave-1", data)
+    assert response.status_code == 200, response.text
+    ramp = stored(database_url).phases[1].ramps[0]
+    assert (ramp.cohort, [(s.percent, s.after) for s in ramp.steps]) == ("hr", [(10, "0d"), (50, "3d"), (100, "1w")])
+    assert "ramp of hr: 10 % → 50 % after 3d → 100 % after 1w" in response.text
+    form = lead.get("/plans/intranet-rollout/phases/wave-1/edit").text
+    assert "hr: 10% at start, 50% after 3d, 100% after 1w" in form  # the form gives it back as it was written
+    data.update(ramps="hr: 50% at start, 20% after someday", seen=_seen(lead, "phases", "wave-1"))
+    refused = lead.post("/plans/intranet-rollout/phases/wave-1", data)
+    assert refused.status_code == 422 and "must be more than the step before (50)" in refused.text
+    assert "someday" in refused.text

@@ -1,0 +1,24 @@
+"""ramps: a phase may admit a cohort in steps
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-02
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0008'
+down_revision = '0007'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('phase', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('ramps', sa.JSON(), server_default='[]', nullable=False))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('phase', schema=None) as batch_op:
+        batch_op.drop_column('ramps')
