@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Column, Table
 
+from cli import common
 from services import approvals
 
 approval_app = typer.Typer(help="Four eyes: list the changes waiting for a second lead; approve or reject one.",
@@ -14,49 +15,41 @@ approval_app = typer.Typer(help="Four eyes: list the changes waiting for a secon
 Actor = Annotated[str, typer.Option(help="who decides, for the audit log (not the lead who asked)")]
 
 
-def _main():
-    from cli import main  # the app's helpers; imported late: main imports us
-
-    return main
-
 
 @approval_app.command("list")
 def list_requests(plan: str) -> None:
     """The plan's latest requests: what, who asked, and their state."""
-    main = _main()
-    with main.reported():
-        _pending, latest = approvals.listing(database_url=main.database_url(), key=plan)
+    with common.reported():
+        _pending, latest = approvals.listing(database_url=common.database_url(), key=plan)
     if not latest:
-        main.out.print(f"plan '{plan}' has no approval requests", highlight=False)
+        common.out.print(f"plan '{plan}' has no approval requests", highlight=False)
         return
     table = Table("what", "asked by", "state", "decided by")
     table.columns.insert(0, Column("id", no_wrap=True))
     for r in latest:
         table.add_row(str(r.id), r.summary, r.requested_by, r.state, r.decided_by or "-")
-    main.out.print(table)
+    common.out.print(table)
 
 
 @approval_app.command("approve")
 def approve(plan: str, request: int, actor: Actor) -> None:
     """Approve another lead's request and carry it out (an edit is written; a start or resume done at once)."""
-    main = _main()
-    config = main.settings()
-    with main.reported():
+    config = common.settings()
+    with common.reported():
         admin = config.admin()
-    with main.reported(), admin:
+    with common.reported(), admin:
         done = approvals.approve(database_url=config.database_url, admin=admin, key=plan, request_id=request,
                                  actor=actor)
     wrote = f"; {done.outcome.writes} write(s) to Unleash" if done.outcome else ""
-    main.out.print(f"request {request} approved and carried out: {done.request.summary}{wrote}", highlight=False,
+    common.out.print(f"request {request} approved and carried out: {done.request.summary}{wrote}", highlight=False,
                    markup=False)
     if done.outcome and done.outcome.error:
-        raise main.fail(done.outcome.error, 69)
+        raise common.fail(done.outcome.error, 69)
 
 
 @approval_app.command("reject")
 def reject(plan: str, request: int, actor: Actor) -> None:
     """Reject a request (or withdraw one's own): nothing of it is done."""
-    main = _main()
-    with main.reported():
-        approvals.reject(database_url=main.database_url(), key=plan, request_id=request, actor=actor)
-    main.out.print(f"request {request} rejected", highlight=False)
+    with common.reported():
+        approvals.reject(database_url=common.database_url(), key=plan, request_id=request, actor=actor)
+    common.out.print(f"request {request} rejected", highlight=False)

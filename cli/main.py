@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Column, Table
 
-from cli.errors import exit_code, message
 from cli.approval import approval_app
+from cli.common import database_url, err, fail, out, reported, settings
 from cli.phase import phase_app
 from cli.webhook import webhook_app
-from flags.errors import UnleashError
 from planner import migrate
-from planner.errors import InputInvalid, PlanInvalid, PlannerError
+from planner.errors import InputInvalid, PlanInvalid
 from planner.inputs import parse_instant, parse_properties
 from services import bootstrap as bootstraps
 from services import plans, tokens
 from services.preview import preview as preview_at
-from services.settings import Settings
 
 app = typer.Typer(help="The rollout planner: plans in, flags out.", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_show_locals=False)
@@ -37,33 +33,7 @@ app.add_typer(phase_app, name="phase")
 app.add_typer(webhook_app, name="webhook")
 app.add_typer(approval_app, name="approval")
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
 SHOWN_CHANGES = 40  # a sync of thousands of writes is summarised per kind beyond this
-
-
-def settings() -> Settings:
-    return Settings()
-
-
-def database_url() -> str:
-    return settings().database_url
-
-
-def fail(text: str, code: int = 1) -> typer.Exit:
-    from rich.text import Text
-
-    err.print(Text.assemble(("error:", "red"), " ", text), highlight=False)  # the message as is, never markup
-    return typer.Exit(code)
-
-
-@contextmanager
-def reported():
-    """Every command's domain and Unleash errors become one message and an exit code, never a traceback."""
-    try:
-        yield
-    except (PlannerError, UnleashError) as exc:
-        raise fail(message(exc), exit_code(exc)) from None
 
 
 NEEDS_NO_DATABASE = {"db", "serve"}

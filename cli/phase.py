@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Column, Table
 
+from cli import common
 from planner.lifecycle import Action
 from services import phases
 
@@ -17,29 +18,23 @@ Reason = Annotated[str, typer.Option("--reason", help="why, for the audit log an
 Actor = Annotated[str, typer.Option(help="who acts, for the audit log")]
 
 
-def _main():
-    from cli import main  # the app's helpers (settings, reported, out, fail); imported late: main imports us
-
-    return main
-
 
 def _act(plan: str, phase: str, action: Action, reason: str, actor: str) -> None:
-    main = _main()
-    config = main.settings()
-    with main.reported():
+    config = common.settings()
+    with common.reported():
         admin = config.admin()
-    with main.reported(), admin:
+    with common.reported(), admin:
         outcome = phases.act(database_url=config.database_url, admin=admin, key=plan, phase=phase, action=action,
                              actor=actor, reason=reason)
     if outcome.pending:
-        main.out.print(f"{phase}: waits for a second lead's approval (four eyes), request {outcome.pending}: "
+        common.out.print(f"{phase}: waits for a second lead's approval (four eyes), request {outcome.pending}: "
                        f"`planner approval approve {plan} {outcome.pending} --actor LEAD`", highlight=False, markup=False)
         return
     changed = ", ".join(outcome.changed) or "nothing"
-    main.out.print(f"{phase}: {phases.VERBS[action]}; {outcome.writes} write(s) to Unleash (segments: {changed})",
+    common.out.print(f"{phase}: {phases.VERBS[action]}; {outcome.writes} write(s) to Unleash (segments: {changed})",
                    highlight=False, markup=False)
     if outcome.error:
-        raise main.fail(outcome.error, 69)
+        raise common.fail(outcome.error, 69)
 
 
 @phase_app.command("hold")
@@ -75,14 +70,13 @@ def rollback(plan: str, phase: str, reason: Reason, actor: Actor = "cli") -> Non
 @phase_app.command("list")
 def list_phases(plan: str) -> None:
     """Each phase: its status, its start, and what Unleash holds for its segment."""
-    main = _main()
-    config = main.settings()
-    with main.reported():
+    config = common.settings()
+    with common.reported():
         admin = config.admin()
-    with main.reported(), admin:
+    with common.reported(), admin:
         spec, views = phases.phase_list(database_url=config.database_url, key=plan, admin=admin)
     if not views:
-        main.out.print(f"plan '{spec.key}' has no phases yet")
+        common.out.print(f"plan '{spec.key}' has no phases yet")
         return
     table = Table("name", "status", "starts (UTC)", "in Unleash", "why")
     table.columns.insert(0, Column("phase", no_wrap=True))
@@ -90,4 +84,4 @@ def list_phases(plan: str) -> None:
         why = view.control.reason + (f" (by {view.control.actor})" if view.control.actor else "")
         table.add_row(view.phase.key, view.name, view.status.label, view.starts.strftime("%Y-%m-%d %H:%M"),
                       view.unleash or "-", why)
-    main.out.print(table)
+    common.out.print(table)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Column, Table
 
+from cli import common
 from services import webhooks
 
 webhook_app = typer.Typer(help="Webhooks of a plan: add (the secret is shown once), list with deliveries, remove.",
@@ -15,19 +16,13 @@ webhook_app = typer.Typer(help="Webhooks of a plan: add (the secret is shown onc
 Actor = Annotated[str, typer.Option(help="who does it, for the audit log")]
 
 
-def _main():
-    from cli import main  # the app's helpers; imported late: main imports us
-
-    return main
-
 
 @webhook_app.command("add")
 def add(plan: str, url: str, actor: Actor = "cli") -> None:
     """Tell URL of the plan's events; prints the signing secret, this once (to standard output, alone)."""
-    main = _main()
-    with main.reported():
-        hook, secret = webhooks.add(database_url=main.database_url(), key=plan, url=url, actor=actor)
-    main.err.print(f"webhook {hook.id} added for {hook.url}. Copy its signing secret now: it is not shown again.",
+    with common.reported():
+        hook, secret = webhooks.add(database_url=common.database_url(), key=plan, url=url, actor=actor)
+    common.err.print(f"webhook {hook.id} added for {hook.url}. Copy its signing secret now: it is not shown again.",
                    highlight=False, markup=False)
     sys.stdout.write(secret + "\n")
 
@@ -35,29 +30,27 @@ def add(plan: str, url: str, actor: Actor = "cli") -> None:
 @webhook_app.command("list")
 def list_webhooks(plan: str) -> None:
     """The plan's webhooks and their latest deliveries (never the secrets)."""
-    main = _main()
-    with main.reported():
-        hooks, deliveries = webhooks.listing(database_url=main.database_url(), key=plan)
+    with common.reported():
+        hooks, deliveries = webhooks.listing(database_url=common.database_url(), key=plan)
     if not hooks:
-        main.out.print(f"plan '{plan}' has no webhooks: `planner webhook add {plan} URL`", highlight=False)
+        common.out.print(f"plan '{plan}' has no webhooks: `planner webhook add {plan} URL`", highlight=False)
         return
     table = Table("url", "added by")
     table.columns.insert(0, Column("id", no_wrap=True))
     for hook in hooks:
         table.add_row(str(hook.id), hook.url, hook.created_by)
-    main.out.print(table)
+    common.out.print(table)
     if deliveries:
         recent = Table("event", "to", "state", "attempts", "last answer", title="latest deliveries")
         for delivery, hook in deliveries:
             answer = f"HTTP {delivery.last_status}" if delivery.last_status else (delivery.last_error or "-")
             recent.add_row(delivery.event, hook.url, delivery.state, str(delivery.attempts), answer)
-        main.out.print(recent)
+        common.out.print(recent)
 
 
 @webhook_app.command("remove")
 def remove(plan: str, webhook_id: int, actor: Actor = "cli") -> None:
     """Stop telling a webhook; its pending deliveries are dropped."""
-    main = _main()
-    with main.reported():
-        webhooks.remove(database_url=main.database_url(), key=plan, webhook_id=webhook_id, actor=actor)
-    main.out.print(f"webhook {webhook_id} removed", highlight=False)
+    with common.reported():
+        webhooks.remove(database_url=common.database_url(), key=plan, webhook_id=webhook_id, actor=actor)
+    common.out.print(f"webhook {webhook_id} removed", highlight=False)

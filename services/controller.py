@@ -16,7 +16,6 @@ status change is a compare-and-set, and two controllers cannot both lead.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from planner.store import live_plan
 from planner.syncruns import last_digest, previous_fingerprints
 from planner.tables import PlanRow, utcnow
 from services.phases import record_transitions, written_phases
+from services.loop import Loop
 from services.sync import LeaseTiming, desired_digest, sync_plan
 
 log = logging.getLogger(__name__)
@@ -66,44 +66,33 @@ class RoundReport:
     plans: list[PlanRound] = field(default_factory=list)
 
 
-class Controller:
+class Controller(Loop):
+    name = "controller"
+    stop_timeout = 30.0
+
     def __init__(self, *, database_url: str, admin, interval: float = 5.0, drift_every: float = 60.0,
                  timing: LeaseTiming = LeaseTiming(), owner: str | None = None):
+        super().__init__(interval)
         self.database_url, self.admin = database_url, admin
-        self.interval, self.drift_every, self.timing = interval, drift_every, timing
+        self.drift_every, self.timing = drift_every, timing
         self.owner = owner or uuid.uuid4().hex
         self.rounds = 0
         self._drift_checked: dict[str, float] = {}
-        self._reviewed: dict[str, str] = {}
+        self._reviewed: dict[str, str] = {}  # under review: the desired digest whose waiting changes were counted
         self._failures: dict[str, int] = {}  # failed rounds in a row, per plan
-        self._retry_at: dict[str, float] = {}  # under review: the desired digest whose waiting changes were counted
+        self._retry_at: dict[str, float] = {}
         self._limits: tuple[float, ResourceLimits] | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="controller", daemon=True)
 
-    # -- the loop ------------------------------------------------------------------------------------------
-
-    def start(self) -> None:
-        self._thread.start()
+    def step(self) -> RoundReport:
+        return self.round()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=30)
+        super().stop()
         try:
             with session_scope(self.database_url, serial=True) as session:
                 step_down(session, LEASE, self.owner)
         except Exception:  # noqa: BLE001 - the lease runs out by itself
             log.warning("controller could not give up its lease", exc_info=True)
-
-    def _run(self) -> None:
-        started = time.monotonic()
-        while not self._stop.wait(max(0.0, started + self.interval - time.monotonic())):
-            started = time.monotonic()
-            try:
-                self.round()
-            except Exception:  # noqa: BLE001 - the loop must survive anything one round meets
-                log.exception("controller round failed; trying again")
 
     # -- one round -----------------------------------------------------------------------------------------
 

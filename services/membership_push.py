@@ -6,7 +6,6 @@ people joined meanwhile; a cohort that needs a segment more or less gets its str
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from datetime import timedelta
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from planner.store import read_plan_cached
 from planner.errors import SyncBusy
 from planner.syncruns import PUSH_LEASE, acquire_lease, has_synced, previous_fingerprints, release_lease
 from planner.tables import CohortRow, PlanRow, utcnow
+from services.loop import Loop
 
 log = logging.getLogger(__name__)
 WARN_EVERY = 60.0  # seconds between two log lines of the same failure
@@ -87,23 +87,20 @@ def push_plan(database_url: str, plan_key: str, admin, limits: ResourceLimits, r
     return True
 
 
-class MembershipPusher:
+class MembershipPusher(Loop):
     """The loop, run in a daemon thread beside the web app (started and stopped with its lifespan)."""
 
+    name = "membership-pusher"
+
     def __init__(self, *, database_url: str, admin, interval: float = 1.0, lease: timedelta = PUSH_LEASE):
-        self.database_url, self.admin, self.interval, self.lease = database_url, admin, interval, lease
+        super().__init__(interval)
+        self.database_url, self.admin, self.lease = database_url, admin, lease
         self.report = PushReport()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="membership-pusher", daemon=True)
         self._limits: tuple[float, ResourceLimits] | None = None
         self._warned: dict[tuple[str, str], tuple[float, int]] = {}
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
+    def step(self) -> None:
+        self.push_once()
 
     def limits(self) -> ResourceLimits:
         if self._limits is None or time.monotonic() - self._limits[0] > 300:
@@ -133,14 +130,3 @@ class MembershipPusher:
         # keep only failures seen within the minute: the messages of a long outage may all differ
         self._warned = {k: v for k, v in self._warned.items() if now - v[0] < WARN_EVERY}
         self._warned[(plan_key, message)] = (now, 0)
-
-    def _run(self) -> None:
-        started = time.monotonic()
-        # rounds start every `interval` (not `interval` after the last one ended), so a slow round does not
-        # add its own length to every opt-in's wait
-        while not self._stop.wait(max(0.0, started + self.interval - time.monotonic())):
-            started = time.monotonic()
-            try:
-                self.push_once()
-            except Exception:  # noqa: BLE001 - the loop must survive anything one round meets
-                log.exception("membership push round failed; trying again")

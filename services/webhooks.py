@@ -8,7 +8,6 @@ it starts again: the outbox is in the database.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from planner import webhooks as outbox
 from planner.db import session_scope
 from planner.store import live_plan
 from planner.tables import WebhookDeliveryRow, WebhookRow
+from services.loop import Loop
 
 log = logging.getLogger(__name__)
 TIMEOUT = 10.0  # seconds a receiver has to answer
@@ -88,29 +88,22 @@ def deliver_due(database_url: str, client: httpx.Client, *, owner: str) -> int:
     return len(work)
 
 
-class WebhookSender:
+class WebhookSender(Loop):
     """The loop, one per server process, beside the web app."""
 
+    name = "webhook-sender"
+    stop_timeout = TIMEOUT + 5
+
     def __init__(self, *, database_url: str, interval: float = 1.0, client: httpx.Client | None = None):
-        self.database_url, self.interval = database_url, interval
+        super().__init__(interval)
+        self.database_url = database_url
         self.client = client or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
         self.owner = uuid.uuid4().hex
         self.sent = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="webhook-sender", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
+    def step(self) -> None:
+        self.sent += deliver_due(self.database_url, self.client, owner=self.owner)
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=TIMEOUT + 5)
+        super().stop()
         self.client.close()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.sent += deliver_due(self.database_url, self.client, owner=self.owner)
-            except Exception:  # noqa: BLE001 - the loop must survive anything one round meets
-                log.exception("webhook round failed; trying again")
