@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Annotated
 
 import typer
@@ -82,6 +83,6 @@ def list_phases(plan: str) -> None:
     table.columns.insert(0, Column("phase", no_wrap=True))
     for view in views:
         why = view.control.reason + (f" (by {view.control.actor})" if view.control.actor else "")
-        table.add_row(view.phase.key, view.name, view.status.label, view.starts.strftime("%Y-%m-%d %H:%M"),
+        table.add_row(view.phase.key, view.name, view.status.label, view.starts.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
                       view.unleash or "-", why)
     common.out.print(table)

@@ -8,7 +8,7 @@ Unleash cannot be reached the action stands and says so; the controller writes i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flags.desired import NEVER, phase_segment_name
@@ -100,7 +100,11 @@ def describe_segment(segment: dict[str, Any]) -> str:
     if len(constraints) == 1 and normal_constraint(constraints[0]) == normal_constraint(NEVER):
         return "never true (held or rolled back)"
     if len(constraints) == 1 and constraints[0].get("operator") == "DATE_AFTER":
-        return f"true after {constraints[0].get('value')}"
+        try:  # the planner writes one millisecond before the start: Unleash's DATE_AFTER is strict
+            start = datetime.fromisoformat(str(constraints[0].get("value")).replace("Z", "+00:00")) + timedelta(milliseconds=1)
+        except ValueError:
+            return f"true after {constraints[0].get('value')}"
+        return f"true from {start.astimezone(UTC).strftime('%Y-%m-%d %H:%M')} UTC"
     return f"{len(constraints)} constraint(s) not written by the planner (drift; the next sync restores it)"
 
 
