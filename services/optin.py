@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func
 from sqlmodel import select
@@ -121,6 +121,24 @@ def pilot_offers(*, database_url: str, user: str) -> list[OfferView]:
                     waiting_position(session, membership) if membership and membership.status == "waiting" else None,
                     membership.guidelines_version if membership else None))
     return views
+
+
+WAITED = timedelta(seconds=2)  # a member whose seat came this much after asking waited for it on the waitlist
+
+
+@dataclass(frozen=True)
+class MovedUp:
+    plan: str
+    cohort: str
+    at: datetime
+
+
+def moved_up(*, database_url: str, user: str) -> list[MovedUp]:
+    """The cohorts where the user got a seat from the waitlist (a member whose seat came well after asking;
+    a join with room is a member at once), for "My features" to say so: the platform is told by webhook."""
+    with session_scope(database_url) as session:
+        return [MovedUp(plan, cohort, m.joined_at) for plan, cohort, m in memberships(session, user=user)
+                if m.status == "member" and m.joined_at and m.requested_at and m.joined_at - m.requested_at > WAITED]
 
 
 def my_features(*, database_url: str, user: User, reader=None) -> list[FeatureLine]:

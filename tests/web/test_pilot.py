@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlmodel import select
 
 from planner.db import session_scope
 from planner.optin import roster
@@ -46,11 +47,27 @@ def test_a_full_pilot_puts_people_on_the_waitlist_and_promotes_them(app, demo, d
     # the lead sees both, removes the member, and the first waiting moves up
     page = lead.get("/plans/intranet-rollout/cohorts/pilot/members").text
     assert "ann" in page and "bo" in page
+    _waited(database_url, "bo")
+    assert "moved up from the waitlist" not in second.get("/me/features").text
     removed = lead.post("/plans/intranet-rollout/cohorts/pilot/members/remove", {"user": "ann"})
     assert "Removed ann. bo moved up from the waitlist." in removed.text
     assert members(database_url) == (["bo"], [])
+    # "My features" tells bo (the platform is told by the webhook event waitlist.moved_up)
+    assert "You moved up from the waitlist of “pilot”" in second.get("/me/features").text
     csv = lead.get("/plans/intranet-rollout/cohorts/pilot/members.csv")
     assert csv.text.splitlines()[0].startswith("user_id,status") and csv.text.splitlines()[1].startswith("bo,member")
+
+
+def _waited(database_url: str, user: str) -> None:
+    """The user asked a minute ago (a seat given at once comes in the same moment; one from the waitlist later)."""
+    from datetime import timedelta
+
+    from planner.tables import MembershipRow
+
+    with session_scope(database_url) as session:
+        row = session.exec(select(MembershipRow).where(MembershipRow.user_id == user)).one()
+        row.requested_at = row.requested_at - timedelta(minutes=1)
+        session.add(row)
 
 
 def test_the_json_api_joins_for_yourself_only(member, demo, database_url):

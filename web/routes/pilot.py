@@ -65,4 +65,5 @@ def accept(plan: str, request: Request, me: Person, database_url: DatabaseDep, v
 def my_features_page(request: Request, me: Person, database_url: DatabaseDep, reader: ReaderDep):
     lines = optin.my_features(database_url=database_url, user=User(me.user, dict(me.properties)), reader=reader)
     return render(request, "my_features.html", {"lines": lines, "reader": reader,
+                                                 "moved_up": optin.moved_up(database_url=database_url, user=me.user),
                                                  "health": reader.health() if reader else None}, block="features")
