@@ -120,6 +120,10 @@ def test_a_roll_back_restores_exactly_the_state_before_the_phase_started(databas
     assert outcome.error is None and outcome.writes == 2
     wait_for(lambda: granted(sdk, plan, datetime.now(UTC)) == before_wave)
     assert granted(sdk, plan, now + timedelta(days=400)) == before_wave  # and General stays held
+    # the Node SDK agrees for every sampled user and feature, now and a year on
+    checks = [(plan.flag_name(f.key), {"userId": user, "properties": props, "currentTime": at.isoformat()})
+              for at in (datetime.now(UTC), now + timedelta(days=400)) for user, props in USERS for f in plan.features]
+    assert node_sdk(env, checks) == [sdk.is_enabled(flag, context) for flag, context in checks]
     # the next full sync finds nothing to change: the actions wrote what the plan now asks
     again = sync_plan(database_url=database_url, plan_key=plan.key, admin=admin, actor="test")
     assert again.outcome == "ok" and again.writes == 0, again.report
@@ -211,6 +215,11 @@ phases:
     assert before == set()
     assert ten < fifty  # nobody admitted at 10 % flips back at 50 %
     assert abs(len(ten) / 20 - 10) <= 5 and abs(len(fifty) / 20 - 50) <= 5, (len(ten), len(fifty))
+    # the Node SDK puts exactly the same users in each step
+    instants = [p0 + timedelta(hours=1), p0 + timedelta(days=3, hours=1)]
+    node = node_sdk(env, [(flag, {"userId": u, "currentTime": at.isoformat()}) for at in instants for u in users])
+    assert {u for u, yes in zip(users, node[:2000]) if yes} == ten
+    assert {u for u, yes in zip(users, node[2000:]) if yes} == fifty
     print(f"ramp shares on 2,000 users: {len(ten) / 20:.1f} %, {len(fifty) / 20:.1f} %, 100 %")
     # holding mid-ramp keeps the 50 % and stops the 100 %
     phases.act(database_url=database_url, admin=admin, key=key, phase="general", action=Action.hold, actor="lead-1",
