@@ -3,8 +3,6 @@ once even with two controllers, a killed round converges, drift is restored, `re
 
 from __future__ import annotations
 
-import os
-import subprocess
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -20,7 +18,7 @@ from planner.store import plan_row
 from planner.tables import AuditRow, PlanRow
 from services.controller import Controller
 from services.sync import LeaseTiming, sync_plan
-from tests.integration.test_sync_jobs import PLANNER, big_plan, current_job
+from tests.integration.test_sync_jobs import big_plan, killed_mid_sync, wait_for
 from tests.integration.unleash import client_features, unique, wait_for_client_api
 
 pytestmark = pytest.mark.integration
@@ -60,16 +58,6 @@ def audit(database_url, key, action):
 def plan_state(database_url, key) -> PlanRow:
     with session_scope(database_url) as session:
         return plan_row(session, key)
-
-
-def wait(condition, *, deadline: float = 30.0, what: str = "the condition"):
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_an_edit_reaches_the_client_api_with_no_manual_sync(database_url, admin, env):
@@ -128,20 +116,12 @@ def test_a_controller_killed_mid_round_leaves_nothing_the_next_round_does_not_co
     plan = big_plan(60)
     with session_scope(database_url) as session:
         apply_plan(session=session, plan=plan, actor="test")
-    env = {**os.environ, "PLANNER_DATABASE_URL": database_url, "PLANNER_SYNC_LEASE_SECONDS": "4",
-           "PLANNER_SYNC_HEARTBEAT_SECONDS": "1"}
-    proc = subprocess.Popen([PLANNER, "tick"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        running = wait(lambda: (j := current_job(database_url, plan.key)) is not None and j.progress_done > 0 and j,
-                       deadline=60, what="the controller's sync to write")
-    finally:
-        proc.kill()
-        proc.wait(timeout=30)
+    running = killed_mid_sync(database_url, plan.key, "tick")
     assert running.actor == "controller" and running.progress_done < running.progress_total
     timing = LeaseTiming(hold=timedelta(seconds=4), heartbeat=1)
     controller = Controller(database_url=database_url, admin=admin, interval=1.0, drift_every=300, timing=timing)
-    report = wait(lambda: (r := controller.round()).led and r.plans and r.plans[0].synced and r, deadline=60,
-                  what="the next controller to lead and converge")  # once the killed one's leases ran out
+    report = wait_for(lambda: (r := controller.round()).led and r.plans and r.plans[0].synced and r, deadline=60,
+                      what="the next controller to lead and converge")  # once the killed one's leases ran out
     assert 0 < report.plans[0].writes <= running.progress_total
     again = sync_plan(database_url=database_url, plan_key=plan.key, admin=admin, actor="test", timing=timing)
     assert again.outcome == "ok" and again.writes == 0

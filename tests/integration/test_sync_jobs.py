@@ -52,18 +52,24 @@ def current_job(database_url: str, key: str):
         return latest_job(session, plan_row(session, key).id)
 
 
-def test_a_killed_sync_is_marked_abandoned_and_the_next_sync_converges(database_url, admin):
-    plan = big_plan(60)
-    apply_plan(database_url=database_url, plan=plan, actor="test")
+def killed_mid_sync(database_url: str, plan_key: str, *command: str):
+    """Run `planner <command>` with a 4 s sync lease until its sync job has written, SIGKILL it, and return the
+    job as it was then."""
     env = {**os.environ, "PLANNER_DATABASE_URL": database_url, "PLANNER_SYNC_LEASE_SECONDS": "4",
            "PLANNER_SYNC_HEARTBEAT_SECONDS": "1"}
-    proc = subprocess.Popen([PLANNER, "sync", plan.key], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([PLANNER, *command], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        running = wait_for(lambda: (j := current_job(database_url, plan.key)) is not None and j.progress_done > 0 and j,
-                           deadline=60, what="the sync to write")
+        return wait_for(lambda: (j := current_job(database_url, plan_key)) is not None and j.progress_done > 0 and j,
+                        deadline=60, what="the sync to write")
     finally:
         proc.kill()
         proc.wait(timeout=30)
+
+
+def test_a_killed_sync_is_marked_abandoned_and_the_next_sync_converges(database_url, admin):
+    plan = big_plan(60)
+    apply_plan(database_url=database_url, plan=plan, actor="test")
+    running = killed_mid_sync(database_url, plan.key, "sync", plan.key)
     assert running.state == "running" and running.progress_done < running.progress_total
     timing = LeaseTiming(hold=timedelta(seconds=4), heartbeat=1)
     abandoned = wait_for(lambda: (p := sync_history(database_url=database_url, key=plan.key, timing=timing)).job

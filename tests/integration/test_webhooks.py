@@ -23,6 +23,7 @@ from planner.store import plan_row
 from planner.tables import WebhookDeliveryRow
 from services import phases, webhooks
 from services.sync import sync_plan
+from tests.integration.test_sync_jobs import wait_for
 from tests.integration.unleash import unique
 from tests.serving import planner_serve
 
@@ -59,15 +60,6 @@ class Receiver:
     def __exit__(self, *_):
         self.server.shutdown()
         self.server.server_close()
-
-
-def wait(condition, deadline: float = 30.0, what: str = "the delivery"):
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def plan_with_webhook(database_url, url: str):
@@ -124,7 +116,7 @@ def test_a_failing_receiver_is_retried_with_growing_pauses_until_it_answers(data
         sender = webhooks.WebhookSender(database_url=database_url, interval=0.2)
         sender.start()
         try:
-            wait(lambda: len(receiver.seen) == 3, deadline=30)
+            wait_for(lambda: len(receiver.seen) == 3, deadline=30, what="the third attempt")
         finally:
             sender.stop()
         times = [at for at, _h, _b in receiver.seen]
@@ -146,12 +138,13 @@ def test_a_delivery_pending_across_a_planner_restart_is_still_delivered(database
             outbox.enqueue(session, plan_id=row.id, plan_key=plan.key, event="drift.found", data={"changes": 1})
         env = {"PLANNER_DATABASE_URL": database_url, "PLANNER_DEV_LOGIN": "true"}
         with planner_serve(env) as (server, _base):
-            wait(lambda: len(receiver.seen) == 1, what="the first attempt")
+            wait_for(lambda: len(receiver.seen) == 1, deadline=30, what="the first attempt")
             os.killpg(server.pid, signal.SIGKILL)  # killed: no clean stop
             server.wait(timeout=30)
         (pending,) = deliveries(database_url)
         assert pending.state == "pending" and pending.attempts == 1
         with planner_serve(env):
-            wait(lambda: len(receiver.seen) == 2, what="the delivery after the restart")
-            wait(lambda: deliveries(database_url)[0].state == "delivered", what="the delivery to be recorded")
+            wait_for(lambda: len(receiver.seen) == 2, deadline=30, what="the delivery after the restart")
+            wait_for(lambda: deliveries(database_url)[0].state == "delivered", deadline=30,
+                     what="the delivery to be recorded")
         assert receiver.seen[0][2] == receiver.seen[1][2]
