@@ -139,6 +139,9 @@ def test_a_delivery_pending_across_a_planner_restart_is_still_delivered(database
         env = {"PLANNER_DATABASE_URL": database_url, "PLANNER_DEV_LOGIN": "true"}
         with planner_serve(env) as (server, _base):
             wait_for(lambda: len(receiver.seen) == 1, deadline=30, what="the first attempt")
+            # the receiver answers before the planner records the attempt: kill only once it is recorded
+            wait_for(lambda: deliveries(database_url)[0].attempts == 1, deadline=30,
+                     what="the first attempt to be recorded")
             os.killpg(server.pid, signal.SIGKILL)  # killed: no clean stop
             server.wait(timeout=30)
         (pending,) = deliveries(database_url)
