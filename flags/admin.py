@@ -35,6 +35,11 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 READ_CONCURRENCY = 4
 # characters of the server's own words kept in an error (it echoes what it refused, of any size)
 MAX_SERVER_MESSAGE = 500
+# The raw client metrics of one flag (the path belongs with the others in flags.paths).
+FEATURE_METRICS_RAW = "/api/admin/client-metrics/features/{feature}/raw"
+# Unleash 8.2 deletes hourly client metrics older than this (clearMetrics(48)) and serves at most
+# this many hours back; a larger hoursBack is silently ignored and 24 served instead.
+METRICS_HOURS_KEPT = 48
 
 
 @dataclass
@@ -258,6 +263,29 @@ class UnleashAdmin:
                 "used by a strategy; remove it from every strategy first",
                 method=exc.method, path=exc.path, status=exc.status,
             ) from None
+
+    # -- client metrics -------------------------------------------------------------------
+
+    def feature_metrics(self, name: str, *, hours_back: int = METRICS_HOURS_KEPT) -> list[dict]:
+        """The ``data`` rows of the flag's raw client metrics: one per hour, app and environment
+        (``{featureName, appName, environment, timestamp, yes, no, variants}``) over the last
+        ``hours_back`` hours; ``flags.metrics.served_hours`` parses them.
+
+        Unleash answers 200 with no rows for a flag it does not know, as for one never evaluated.
+        """
+        if not 1 <= hours_back <= METRICS_HOURS_KEPT:
+            # the server would fall back to 24 hours without a word
+            raise ValueError(f"hours_back must be 1 to {METRICS_HOURS_KEPT}, not {hours_back!r}")
+        path = _path(FEATURE_METRICS_RAW, feature=name)
+        body = self._request("GET", path, params={"hoursBack": str(hours_back)})
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            raise UnleashRefused(
+                f"Unleash answered GET {path} without a list of metrics (data); "
+                "check that the URL points at an Unleash 8.x server",
+                method="GET", path=path, status=200,
+            )
+        return data
 
     # -- whole project --------------------------------------------------------------------
 
