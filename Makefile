@@ -17,7 +17,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
 	&& { echo $$p; break; }; done)
 
-.PHONY: help venv assets browser unleash stop test run bench bench-rollback bench-optin bench-reader bench-page bench-idle soak clean
+.PHONY: help venv assets browser unleash stop test run bench bench-rollback bench-optin bench-reader bench-page bench-idle bench-events soak clean
 
 help:
 	@echo "make venv     create $(VENV) and install the project with its dev extras (when pyproject.toml changed)"
@@ -32,6 +32,7 @@ help:
 	@echo "make bench-rollback   a lead's roll back to the client API no longer granting (10 runs)"
 	@echo "make bench-optin / bench-reader / bench-page / bench-idle   2,000 opt-ins under load; the flag reader;"
 	@echo "              the plan page; an idle planner's CPU beside a large synced plan"
+	@echo "make bench-events  10,000 KPI events in batches of 1,000 from the platform, posted twice"
 	@echo "make soak     30 minutes of leads, pilot users and the platform at once, then database = Unleash = plan"
 	@echo "make clean    stop the stack and delete .run/ (databases, tokens), node_modules and caches"
 
@@ -125,6 +126,10 @@ bench-reader: venv
 bench-optin: venv
 	@$(DEVSTACK) up >/dev/null
 	@$(WITH_STACK_ENV) $(PY) bench/optin_bench.py $(BENCH_ARGS)
+
+# 10,000 KPI events in batches of 1,000 from the platform, twice (the second time each counts once)
+bench-events: venv
+	@$(PY) bench/events_bench.py $(BENCH_ARGS)
 
 bench-idle: venv
 	@$(DEVSTACK) up >/dev/null

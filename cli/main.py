@@ -12,6 +12,7 @@ from rich.table import Column, Table
 
 from cli.approval import approval_app
 from cli.common import database_url, err, fail, out, reported, settings
+from cli.kpi import gate_app, kpi_app
 from cli.phase import phase_app
 from cli.webhook import webhook_app
 from planner import migrate
@@ -32,6 +33,8 @@ app.add_typer(token_app, name="token")
 app.add_typer(phase_app, name="phase")
 app.add_typer(webhook_app, name="webhook")
 app.add_typer(approval_app, name="approval")
+app.add_typer(kpi_app, name="kpi")
+app.add_typer(gate_app, name="gate")
 
 SHOWN_CHANGES = 40  # a sync of thousands of writes is summarised per kind beyond this
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from flags.limits import ResourceLimits
 from planner.access import access_sources
-from planner.lifecycle import Controls, control_of, label, opens_at, ramp_steps
+from planner.lifecycle import Controls, control_of, gate_shut, label, opens_at, ramp_steps
 from planner.membership import group_id, rollout
 from planner.errors import PlanUnwritable
 from planner.model import MULTI_VALUED, Cohort, CohortKind, Phase, Plan, Rule
@@ -163,6 +163,10 @@ def phase_segment(plan: Plan, phase: Phase, controls: Controls, opens: datetime 
     control = control_of(controls, phase.key)
     about = (f"Managed by the rollout planner: plan '{plan.key}', phase '{label(phase)}'. "
              "Edits are undone by the next sync.")
+    if opens is None and not control.state and gate_shut(phase, control):
+        state = (f"Waits for its gate ({', '.join(phase.gate)}): gives nothing until the planner finds that the "
+                 "gate passed, or a lead overrides it.")
+        return SegmentSpec(phase_segment_name(plan.key, phase.key), f"{about} {state}"[:1000], (NEVER,))
     if opens is None:
         what = "rolled back" if control.rolled_back else "held"
         when = f" on {_utc(control.since)}" if control.since else ""

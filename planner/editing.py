@@ -79,6 +79,10 @@ def _rename_references(doc: dict[str, Any], kind: str, old: str, new: str | None
                                for g in phase.get("grants", []) if not (g.get("feature") == old and new is None)]
         else:
             phase["gate"] = swap(phase.get("gate"))
+    field = {"cohorts": "cohort", "features": "feature"}.get(kind)
+    for kpi in doc.get("kpis", []) if field else []:  # a KPI measured on a removed cohort is on everyone
+        if kpi.get(field) == old:
+            kpi[field] = new
 
 
 def toggle_in(doc: dict[str, Any], phase_key: str, field: str, key: str) -> None:

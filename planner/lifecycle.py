@@ -31,10 +31,11 @@ class PhaseStatus(str, enum.Enum):
     completed = "completed"  # the next phase started, or its planned end passed
     held = "held"
     rolled_back = "rolled_back"
+    gated = "gated"  # its start has come, and its gate has not passed: its segment stays never true
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ")
+        return "waiting for its gate" if self is PhaseStatus.gated else self.value.replace("_", " ")
 
 
 class Action(str, enum.Enum):
@@ -61,6 +62,11 @@ class Control:
     started_at: datetime | None = None  # started early by a lead
     reason: str = ""
     actor: str = ""
+    # a gated phase opens once its gate passed (the controller records it) or a lead overrode it
+    gate: str = ""  # "" | "passed" | "overridden"
+    gate_at: datetime | None = None
+    gate_by: str = ""
+    gate_reason: str = ""
 
     @property
     def held(self) -> bool:
@@ -78,10 +84,24 @@ def control_of(controls: Controls, phase: str) -> Control:
     return controls.get(phase) or Control(phase)
 
 
-def effective_start(phase: Phase, controls: Controls) -> datetime:
-    """The planned start, or the earlier instant a lead started it at."""
+def planned_start(phase: Phase, controls: Controls) -> datetime:
+    """The planned start, or the earlier instant a lead started it at: when a gated phase's gate decides."""
     started = control_of(controls, phase.key).started_at
     return started if started is not None and started < phase.starts else phase.starts
+
+
+def gate_shut(phase: Phase, control: Control) -> bool:
+    """A gated phase whose gate has neither passed nor been overridden: Unleash never opens it."""
+    return bool(phase.gate) and not control.gate
+
+
+def effective_start(phase: Phase, controls: Controls) -> datetime:
+    """When the phase starts: its planned start, or later when its gate passed only after that instant."""
+    start = planned_start(phase, controls)
+    control = control_of(controls, phase.key)
+    if phase.gate and control.gate and control.gate_at is not None and control.gate_at > start:
+        return control.gate_at
+    return start
 
 
 def in_start_order(plan: Plan, controls: Controls) -> list[Phase]:
@@ -96,7 +116,7 @@ def opens_at(plan: Plan, controls: Controls) -> dict[str, datetime | None]:
     result: dict[str, datetime | None] = {}
     for phase in plan.phases:
         control = control_of(controls, phase.key)
-        open_ = control.state == "" or (control.held and control.kept)
+        open_ = (control.state == "" or (control.held and control.kept)) and not gate_shut(phase, control)
         result[phase.key] = effective_start(phase, controls) if open_ else None
     return result
 
@@ -140,9 +160,11 @@ def statuses(plan: Plan, controls: Controls, *, at: datetime, written: set[str] 
             result[phase.key] = PhaseStatus.planned
         elif effective_start(phase, controls) > at:
             result[phase.key] = PhaseStatus.scheduled
+        elif gate_shut(phase, control):
+            result[phase.key] = PhaseStatus.gated
         elif (phase.ends is not None and phase.ends <= at) or any(
                 control_of(controls, later.key).state == "" and effective_start(later, controls) <= at
-                for later in ordered[i + 1:]):
+                and not gate_shut(later, control_of(controls, later.key)) for later in ordered[i + 1:]):
             result[phase.key] = PhaseStatus.completed
         else:
             result[phase.key] = PhaseStatus.active
@@ -179,7 +201,7 @@ def apply(plan: Plan, controls: Controls, action: Action, phase_key: str, *, at:
     reason = _reason(reason)
     new = dict(controls)
     own = control_of(controls, phase.key)
-    started = effective_start(phase, controls) <= at
+    started = effective_start(phase, controls) <= at and not gate_shut(phase, own)
     name = label(phase)
     if action is Action.hold:
         if own.state:
@@ -222,6 +244,8 @@ def apply(plan: Plan, controls: Controls, action: Action, phase_key: str, *, at:
     elif action is Action.start:
         if started and own.state == "":
             raise PhaseActionRefused(f"{name} has started already")
+        if gate_shut(phase, own):
+            raise PhaseActionRefused(f"{name} waits for its gate; override the gate to start it without")
         if own.rolled_back:
             raise PhaseActionRefused(f"{name} was rolled back; resume it to run it again")
         if own.held and not own.cause:
@@ -235,6 +259,23 @@ def apply(plan: Plan, controls: Controls, action: Action, phase_key: str, *, at:
 
 def _cleared(control: Control) -> Control:
     return replace(control, state="", since=None, kept=False, cause="", reason="", actor="")
+
+
+def open_gate(plan: Plan, controls: Controls, phase_key: str, *, at: datetime, how: str, actor: str = "",
+              reason: str = "") -> Controls:
+    """The controls once a phase's gate passed (`how` = "passed", by the controller) or a lead overrode it
+    ("overridden", with a reason): the phase starts at its start, or at once when that has passed."""
+    phase = _phase(plan, phase_key)
+    own = control_of(controls, phase.key)
+    name = label(phase)
+    if not phase.gate:
+        raise PhaseActionRefused(f"{name} has no gate")
+    if own.gate:
+        raise PhaseActionRefused(f"{name}'s gate is open already ({own.gate})")
+    reason = _reason(reason)
+    if how == "overridden" and not reason:
+        raise PhaseActionRefused("say why the gate is overridden: a reason is required")
+    return {**controls, phase.key: replace(own, gate=how, gate_at=at, gate_by=actor, gate_reason=reason)}
 
 
 def transitions(before: dict[str, PhaseStatus], after: dict[str, PhaseStatus]) -> list[tuple[str, PhaseStatus | None, PhaseStatus]]:

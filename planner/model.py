@@ -145,11 +145,40 @@ class KpiSource(str, enum.Enum):
     event = "event"
 
 
+class Aggregation(str, enum.Enum):
+    """How a KPI's data in its window becomes one number."""
+
+    latest = "latest"  # manual: the latest value a lead entered (a survey result, say)
+    count = "count"  # the number of events (unleash: how often the feature was served)
+    distinct_users = "distinct_users"  # the number of users with at least one event
+    sum = "sum"  # the events' values added up
+    mean = "mean"  # the events' mean value, on the KPI's scale
+    share = "share"  # the share of the cohort's members with at least one event (adoption)
+
+
 class Kpi(Spec):
+    """A success measure: its data (`source`), how it is summed up over its window, and its target. A phase
+    whose gate names it starts only once every KPI of the gate passes (planner.kpis)."""
+
     key: str
     name: str = ""
+    unit: str = ""
     source: KpiSource = KpiSource.manual
-    target: str
+    aggregation: Aggregation | None = None  # None: `latest` for manual, `count` otherwise
+    target: str  # a comparison and a number: ">= 50", "<= 2.5", ">= 60%" (shares are percentages)
+    # "" (all the data up to the decision), "14d" (the 14 days up to it) or "since <phase>" (from that phase's
+    # start); the decision is the gated phase's start, or now for a KPI that gates nothing
+    window: str = ""
+    cohort: str | None = None  # measured on this cohort's members only (an opt-in or list cohort)
+    min_sample: int = 0  # fewer observations than this: inconclusive
+    scale: tuple[float, float] | None = None  # a mean's values lie in [low, high] (e.g. ratings 1 to 5)
+    feature: str | None = None  # unleash: the feature whose flag's served count this is
+
+    @property
+    def how(self) -> Aggregation:
+        if self.aggregation is not None:
+            return self.aggregation
+        return Aggregation.latest if self.source is KpiSource.manual else Aggregation.count
 
 
 class Guidelines(Spec):

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from planner.lifecycle import Control, Controls, PhaseStatus
 from planner.tables import PhaseControlRow, utcnow
 
-FIELDS = ("state", "since", "kept", "cause", "started_at", "reason", "actor")
+FIELDS = ("state", "since", "kept", "cause", "started_at", "reason", "actor", "gate", "gate_at", "gate_by", "gate_reason")
 
 
 def _control(row: PhaseControlRow) -> Control:
@@ -47,17 +47,32 @@ def recorded_statuses(session: Session, plan_id: int) -> dict[str, str]:
 def record_status(session: Session, plan_id: int, phase_key: str, before: str, after: PhaseStatus) -> bool:
     """Move a phase's recorded status from `before` to `after` in one compare-and-set UPDATE: True for the one
     caller that moved it (who then writes the transition to the audit log), False when another did."""
+    return _compare_and_set(session, plan_id, phase_key, "status", before, {"status": after.value})
+
+
+def recorded_verdicts(session: Session, plan_id: int) -> dict[str, str]:
+    return {key: row.verdict for key, row in _rows(session, plan_id).items() if row.verdict}
+
+
+def record_verdict(session: Session, plan_id: int, phase_key: str, before: str, after: str, text: str) -> bool:
+    """Move a gate's recorded verdict from `before` to `after`, as `record_status` does for a status."""
+    return _compare_and_set(session, plan_id, phase_key, "verdict", before,
+                            {"verdict": after, "verdict_text": text, "verdict_at": utcnow()})
+
+
+def _compare_and_set(session: Session, plan_id: int, phase_key: str, column: str, before: str,
+                     values: dict) -> bool:
     moved = session.exec(update(PhaseControlRow)
                          .where(PhaseControlRow.plan_id == plan_id, PhaseControlRow.phase_key == phase_key,
-                                PhaseControlRow.status == before)
-                         .values(status=after.value, updated_at=utcnow())).rowcount
+                                getattr(PhaseControlRow, column) == before)
+                         .values(**values, updated_at=utcnow())).rowcount
     if moved:
         return True
     if before == "" and session.exec(select(PhaseControlRow.id).where(
             PhaseControlRow.plan_id == plan_id, PhaseControlRow.phase_key == phase_key)).first() is None:
         nested = session.begin_nested()
         try:
-            session.add(PhaseControlRow(plan_id=plan_id, phase_key=phase_key, status=after.value))
+            session.add(PhaseControlRow(plan_id=plan_id, phase_key=phase_key, **values))
             session.flush()
             nested.commit()
             return True

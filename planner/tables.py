@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -130,6 +130,64 @@ class KpiRow(SQLModel, table=True):
     source: str = "manual"
     target: str
     position: int = 0
+    unit: str = Field(default="", max_length=40, sa_column_kwargs={"server_default": ""})
+    aggregation: str | None = Field(default=None, max_length=20)
+    window: str = Field(default="", max_length=80, sa_column_kwargs={"server_default": ""})
+    cohort: str | None = Field(default=None, max_length=60)
+    min_sample: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    scale: list[float] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    feature: str | None = Field(default=None, max_length=60)
+
+
+class KpiEventRow(SQLModel, table=True):
+    """One event the platform posted for a KPI (`POST /api/plans/{plan}/events`). The idempotency key is
+    unique per plan: the same event posted twice is stored once."""
+
+    __tablename__ = "kpi_event"
+    __table_args__ = (UniqueConstraint("plan_id", "idempotency_key"),
+                      Index("ix_kpi_event_plan_kpi_at", "plan_id", "kpi_key", "at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan.id", ondelete="CASCADE")
+    kpi_key: str = Field(max_length=60)
+    user_id: str | None = Field(default=None, max_length=200)
+    value: float = 1.0
+    at: datetime
+    idempotency_key: str = Field(max_length=200)
+    received_at: datetime = Field(default_factory=utcnow)
+
+
+class KpiValueRow(SQLModel, table=True):
+    """A value a lead entered for a manual KPI (a survey result, say), with its date and a note."""
+
+    __tablename__ = "kpi_value"
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan.id", index=True, ondelete="CASCADE")
+    kpi_key: str = Field(max_length=60)
+    value: float
+    at: datetime
+    sample: int | None = None  # how many it was measured on (respondents), when known
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    actor: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ServedHourRow(SQLModel, table=True):
+    """How often a flag was served in one hour, copied from Unleash's client metrics by the controller
+    (Unleash keeps only recent hours). One row per flag, environment, app and hour; the latest copy wins."""
+
+    __tablename__ = "served_hour"
+    __table_args__ = (UniqueConstraint("flag", "environment", "app", "hour"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    flag: str = Field(max_length=100, index=True)
+    environment: str = Field(max_length=100)
+    app: str = Field(max_length=200)
+    hour: datetime
+    yes: int = 0
+    no: int = 0
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 class PhaseRow(SQLModel, table=True):
@@ -173,6 +231,14 @@ class PhaseControlRow(SQLModel, table=True):
     reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     actor: str = Field(default="", max_length=200)
     status: str = Field(default="", max_length=20)  # as last recorded (audit of transitions)
+    gate: str = Field(default="", max_length=20, sa_column_kwargs={"server_default": ""})  # "" | passed | overridden
+    gate_at: datetime | None = None
+    gate_by: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
+    gate_reason: str = Field(default="", sa_column=Column(Text, nullable=False, default="", server_default=""))
+    # the gate's verdict as last recorded (a change is audited and told to the webhooks once)
+    verdict: str = Field(default="", max_length=20, sa_column_kwargs={"server_default": ""})
+    verdict_at: datetime | None = None
+    verdict_text: str = Field(default="", sa_column=Column(Text, nullable=False, default="", server_default=""))
     updated_at: datetime = Field(default_factory=utcnow)
 
 

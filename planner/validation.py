@@ -11,6 +11,7 @@ import semver
 from pydantic import TypeAdapter, ValidationError
 
 from planner.errors import PlanError, PlanInvalid
+from planner.kpis import kpi_errors
 from planner.limits import document_errors, instant_problem
 from planner.userids import problem, shown
 from planner.model import PARTS, Cohort, CohortKind, Phase, Plan, Ramp, Rule, parse_delay
@@ -19,7 +20,6 @@ KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,59}$")
 # Unleash flag names must survive encodeURIComponent unchanged; we keep to a plain, portable subset.
 FLAG_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,99}$")
 CONTEXT_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")
-KPI_TARGET_PATTERN = re.compile(r"^\s*(>=|<=|>|<|==)\s*(-?\d+(?:\.\d+)?)\s*$")
 
 
 
@@ -135,8 +135,7 @@ def _semantic_errors(plan: Plan, items: dict[str, list], known_keys: dict[str, s
             add(f"cohorts[{index}].key", "'phase' is reserved for the phases' segments in Unleash; choose another key")
         errors.extend(_cohort_errors(f"cohorts[{index}]", cohort))
     for index, kpi in items["kpis"]:
-        if not KPI_TARGET_PATTERN.match(kpi.target):
-            add(f"kpis[{index}].target", f"'{kpi.target}' must be a comparison and a number, e.g. '>= 50'")
+        errors.extend(kpi_errors(f"kpis[{index}]", kpi, plan))
 
     previous: tuple[int, Phase] | None = None
     for index, phase in items["phases"]:

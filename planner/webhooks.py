@@ -27,7 +27,8 @@ from planner.errors import InputInvalid, NotFound
 from planner.tables import WebhookDeliveryRow, WebhookRow, utcnow
 
 EVENTS = ("phase.scheduled", "phase.started", "phase.held", "phase.resumed", "phase.rolled_back",
-          "phase.completed", "sync.failed", "drift.found", "approval.requested", "waitlist.moved_up")
+          "phase.completed", "phase.gated", "gate.verdict_changed", "sync.failed", "drift.found",
+          "approval.requested", "waitlist.moved_up")
 MAX_ATTEMPTS = 12  # 2 s, 4 s, … about 2 hours in all, then the delivery is given up (and shown so)
 MAX_BACKOFF = timedelta(hours=1)
 CLAIM = timedelta(seconds=60)  # a sender holds a delivery this long while it posts

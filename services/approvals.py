@@ -12,13 +12,13 @@ from planner.lifecycle import Action
 from planner.store import live_plan, write_plan
 from planner.tables import ApprovalRow
 from planner.validation import parse_plan
-from services import phases
+from services import gates, phases
 
 
 @dataclass
 class Decision:
     request: ApprovalRow
-    outcome: phases.ActionOutcome | None = None  # an approved start or resume, as carried out
+    outcome: phases.ActionOutcome | gates.OverrideOutcome | None = None  # an approved action, as carried out
 
 
 def listing(*, database_url: str, key: str) -> tuple[list[ApprovalRow], list[ApprovalRow]]:
@@ -51,6 +51,10 @@ def approve(*, database_url: str, admin, key: str, request_id: int, actor: str) 
     if request.kind == "edit":
         return Decision(request)
     try:
+        if request.kind == "override":
+            return Decision(request, gates.override(database_url=database_url, admin=admin, key=key,
+                                                    phase=request.phase_key, actor=request.requested_by,
+                                                    reason=request.reason, approved_by=actor))
         outcome = phases.act(database_url=database_url, admin=admin, key=key, phase=request.phase_key,
                              action=Action(request.kind), actor=request.requested_by, reason=request.reason,
                              approved_by=actor)

@@ -7,7 +7,9 @@ One leader among all processes and workers runs the rounds (a lease in the datab
 - every `drift_every` seconds, reads Unleash and restores any hand edit of an owned object (drift),
   reporting it in the audit log and on the plan page;
 - under `sync: review`, writes nothing: it counts the changes waiting for a lead's Apply;
-- records each phase's status change (scheduled → active → completed …) in the audit log, once.
+- records each phase's status change (scheduled → active → completed …) in the audit log, once;
+- copies the served counts of unleash KPIs from Unleash's metrics, and judges the gates (services/gates.py):
+  a gate that passed opens its phase in the same round.
 
 A round killed halfway leaves nothing the next round does not converge: a sync is level-triggered, a
 status change is a compare-and-set, and two controllers cannot both lead.
@@ -39,6 +41,7 @@ from planner.store import live_plan
 from planner.syncruns import last_digest, previous_fingerprints
 from planner.tables import PlanRow, utcnow
 from services.phases import record_transitions, written_phases
+from services import gates, kpis
 from services.loop import Loop
 from services.sync import LeaseTiming, desired_digest, sync_plan
 
@@ -56,6 +59,7 @@ class PlanRound:
     pending: int = 0
     drift: int = 0
     transitions: list[str] = field(default_factory=list)
+    gates: list[str] = field(default_factory=list)  # gate verdicts that changed, gates opened
     error: str | None = None
 
 
@@ -71,8 +75,10 @@ class Controller(Loop):
     stop_timeout = 30.0
 
     def __init__(self, *, database_url: str, admin, interval: float = 5.0, drift_every: float = 60.0,
-                 timing: LeaseTiming = LeaseTiming(), owner: str | None = None):
+                 timing: LeaseTiming = LeaseTiming(), owner: str | None = None, metrics_every: float = 60.0):
         super().__init__(interval)
+        self.metrics_every = metrics_every
+        self._metrics_copied: dict[str, float] = {}
         self.database_url, self.admin = database_url, admin
         self.drift_every, self.timing = drift_every, timing
         self.owner = owner or uuid.uuid4().hex
@@ -126,6 +132,7 @@ class Controller(Loop):
     def control_plan(self, key: str, *, now: datetime | None = None) -> PlanRound:
         now = now or datetime.now(UTC)
         result = PlanRound(key)
+        self._measure(key, result, now=now)
         with session_scope(self.database_url) as session:
             row, plan = live_plan(session, key)
             plan_id, controls = row.id, load_controls(session, row.id)
@@ -159,6 +166,17 @@ class Controller(Loop):
         if result.state != "busy" and (looked or (not changed and not pausing)):
             self._record(plan_id, result, plan.sync, looked=looked)
         return result
+
+    def _measure(self, key: str, result: PlanRound, *, now: datetime) -> None:
+        """Copy the served counts of the plan's unleash KPIs (every `metrics_every` seconds), then judge its
+        gates; a gate that passed opens its phase, which this same round writes to Unleash."""
+        if time.monotonic() - self._metrics_copied.get(key, float("-inf")) >= self.metrics_every:
+            try:
+                kpis.copy_served(database_url=self.database_url, admin=self.admin, key=key)
+                self._metrics_copied[key] = time.monotonic()
+            except UnleashError as exc:  # the gates judge what was copied so far
+                log.warning("controller could not copy the served counts of plan %s: %s", key, exc)
+        result.gates = gates.check(database_url=self.database_url, key=key, now=now)
 
     def _note_failure(self, key: str, failed: bool) -> None:
         """A plan whose sync failed is tried again after 10 s, 20 s … at most 5 minutes, not every round: an

@@ -31,9 +31,10 @@ VERBS = {Action.hold: "held", Action.resume: "resumed", Action.start: "started e
 # the webhook event of each status a phase moves to (a move out of held or rolled back is a resume)
 WEBHOOK_EVENTS = {PhaseStatus.scheduled: "phase.scheduled", PhaseStatus.active: "phase.started",
                   PhaseStatus.completed: "phase.completed", PhaseStatus.held: "phase.held",
-                  PhaseStatus.rolled_back: "phase.rolled_back"}
+                  PhaseStatus.rolled_back: "phase.rolled_back", PhaseStatus.gated: "phase.gated"}
 EVENTS = {PhaseStatus.scheduled: "scheduled", PhaseStatus.active: "started", PhaseStatus.completed: "completed",
-          PhaseStatus.held: "held", PhaseStatus.rolled_back: "rolled back", PhaseStatus.planned: "planned"}
+          PhaseStatus.held: "held", PhaseStatus.rolled_back: "rolled back", PhaseStatus.planned: "planned",
+          PhaseStatus.gated: "waits for its gate"}
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def describe_segment(segment: dict[str, Any]) -> str:
     """What a phase segment in Unleash says, in words."""
     constraints = segment.get("constraints") or []
     if len(constraints) == 1 and normal_constraint(constraints[0]) == normal_constraint(NEVER):
-        return "never true (held or rolled back)"
+        return "never true (held, rolled back or waiting for its gate)"
     if len(constraints) == 1 and constraints[0].get("operator") == "DATE_AFTER":
         try:  # the planner writes one millisecond before the start: Unleash's DATE_AFTER is strict
             start = datetime.fromisoformat(str(constraints[0].get("value")).replace("Z", "+00:00")) + timedelta(milliseconds=1)
@@ -175,14 +176,20 @@ def act(*, database_url: str, admin, key: str, phase: str, action: Action, actor
         record_transitions(session, row.id, plan, statuses(plan, new, at=now, written=written), actor=actor,
                            reason=reason)
         members = effective_members(session, plan)[0]
+    writes, changed, error = write_now(plan, new, members=members, admin=admin)
+    return ActionOutcome(plan.key, phase, action, writes, changed, error=error)
+
+
+def write_now(plan: Plan, controls: Controls, *, members, admin) -> tuple[int, list[str], str | None]:
+    """Write the phases' segments that differ from `controls` to Unleash at once: (writes, the names of the
+    segments changed, the error when Unleash could not be written; the controller then writes it later)."""
     counting = admin.counting()
     changed: list[str] = []
     try:
-        sync = prepare_phases(plan, admin=counting, members=members, controls=new)
+        sync = prepare_phases(plan, admin=counting, members=members, controls=controls)
         changed = [c.name for c in sync.diff.changes]
         execute(sync, admin=counting)
     except UnleashError as exc:
-        return ActionOutcome(plan.key, phase, action, counting.writes, changed,
-                             error=f"saved, but Unleash is not written yet ({exc}); the controller writes it "
-                                   "as soon as Unleash answers")
-    return ActionOutcome(plan.key, phase, action, counting.writes, changed)
+        return counting.writes, changed, (f"saved, but Unleash is not written yet ({exc}); the controller writes "
+                                          "it as soon as Unleash answers")
+    return counting.writes, changed, None

@@ -23,7 +23,7 @@ from web import errors
 from web.auth import NotSignedIn
 from web.rendering import compile_templates
 from web.security import POLICY, BodyLimit, SecurityHeaders
-from web.routes import (api, audit, health, phases, pilot, pilot_api, plan_page, plans, preview, roster, session, sync,
+from web.routes import (api, audit, health, kpis, phases, pilot, pilot_api, plan_page, plans, preview, roster, session, sync,
                         tokens, webhooks)
 
 HERE = Path(__file__).resolve().parent
@@ -123,7 +123,7 @@ def create_app(*, settings: Settings | None = None) -> FastAPI:
     # plan_page last: its /plans/{key}/{kind} would otherwise catch /preview and /sync
     for router in (health.router, session.router, api.router, phases.api, phases.approvals_api, pilot_api.router, pilot.router,
                    plans.router, preview.router, sync.router, roster.router, audit.router, tokens.router, phases.pages, webhooks.router,
-                   plan_page.router):
+                   kpis.api, kpis.pages, plan_page.router):
         app.include_router(router)
 
     @app.exception_handler(NotSignedIn)

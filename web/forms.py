@@ -29,8 +29,26 @@ def feature_item(form: FormData) -> dict[str, Any]:
 
 
 def kpi_item(form: FormData) -> dict[str, Any]:
-    return {"key": _text(form, "key"), "name": _text(form, "name"), "source": _text(form, "source") or "manual",
-            "target": _text(form, "target")}
+    item: dict[str, Any] = {"key": _text(form, "key"), "name": _text(form, "name"), "unit": _text(form, "unit"),
+                            "source": _text(form, "source") or "manual", "target": _text(form, "target"),
+                            "window": _text(form, "window")}
+    for name in ("aggregation", "cohort", "feature"):
+        if _text(form, name):
+            item[name] = _text(form, name)
+    if _text(form, "min_sample"):
+        item["min_sample"] = _optional_number(form, "min_sample")
+    scale = _text(form, "scale")
+    if scale:  # "1-5" or "1, 5"
+        parts = [p for p in scale.replace(",", " ").replace("-", " ").split()]
+        item["scale"] = [_number(p) for p in parts] if len(parts) == 2 else scale
+    return item
+
+
+def _number(text: str) -> Any:
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def cohort_item(form: FormData, users: list[str] | None) -> dict[str, Any]:

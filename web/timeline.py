@@ -10,6 +10,9 @@ from markupsafe import Markup, escape
 from planner.limits import EARLIEST, LATEST
 from planner.lifecycle import PhaseStatus
 from planner.model import Phase, Plan
+from web.svg import GRID, INK, MUTED, TODAY, ZEBRA, svg
+from web.svg import el as _el
+from web.svg import title as _title
 
 ROW = 26  # px per phase row; the SVG grows by this much per phase
 BAR = 14
@@ -18,7 +21,6 @@ LEGEND_ROW = 20
 CHAR = 6.6  # rough advance of one 12px character, for truncation and legend layout (no font metrics here)
 DEFAULT_LENGTH = timedelta(weeks=4)  # how long the last phase is drawn when it has no planned end
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-INK, MUTED, GRID, ZEBRA, TODAY = "#1d2330", "#5d6677", "#d9dee7", "#f3f5f8", "#c62828"
 
 # Presentation attributes, so the SVG reads right without the stylesheet; `.tl-status-*` rules override them.
 COLOURS = {  # status: (fill, stroke)
@@ -28,24 +30,9 @@ COLOURS = {  # status: (fill, stroke)
     PhaseStatus.held: ("#f5dcae", "#9a6200"),
     PhaseStatus.rolled_back: ("#f6cdc8", "#b42318"),
     PhaseStatus.completed: ("#c4c9d2", "#5d6677"),
+    PhaseStatus.gated: ("#e6dcf3", "#6b3fa0"),
 }
-HATCH_ANGLE = {PhaseStatus.held: 45, PhaseStatus.rolled_back: -45}  # interrupted phases are striped
-
-
-def _el(tag: str, content: str = "", /, **attrs: object) -> str:
-    """One element; `class_` -> class, `text_anchor` -> text-anchor. `content` must already be markup."""
-    parts = []
-    for name, value in attrs.items():
-        if value is None:
-            continue
-        if isinstance(value, float):
-            value = f"{value:.1f}"
-        parts.append(f' {name.rstrip("_").replace("_", "-")}="{escape(value)}"')
-    return f"<{tag}{''.join(parts)}>{content}</{tag}>" if content else f"<{tag}{''.join(parts)}/>"
-
-
-def _title(text: str) -> str:
-    return f"<title>{escape(text)}</title>"
+HATCH_ANGLE = {PhaseStatus.held: 45, PhaseStatus.rolled_back: -45, PhaseStatus.gated: 45}  # interrupted phases are striped
 
 
 def _utc(at: datetime) -> datetime:
@@ -116,13 +103,7 @@ def _bar(uid: str, status: PhaseStatus, x: float, y: float, w: float, h: float, 
 
 
 def _svg(uid: str, width: int, height: int, heading: str, summary: str, body: str) -> Markup:
-    return Markup(
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="tl" role="img" aria-labelledby="{uid}-title {uid}-desc"'
-        f' viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMinYMin meet"'
-        f' font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif" font-size="12" fill="{INK}">'
-        f'<title id="{uid}-title">{escape(heading)}</title><desc id="{uid}-desc">{escape(summary)}</desc>'
-        f"{body}</svg>"
-    )
+    return svg(uid, width, height, heading, summary, body, cls="tl")
 
 
 def _summary(plan: Plan, spans: list, today: datetime, statuses: dict[str, PhaseStatus]) -> str:
@@ -138,7 +119,7 @@ def _summary(plan: Plan, spans: list, today: datetime, statuses: dict[str, Phase
 
 def _legend(uid: str, top: float, width: int) -> tuple[str, int]:
     """Swatches for every status, then gate, training and today; wraps onto further lines when narrow."""
-    items = [(f"status {s.value}", s.value.replace("_", " ")) for s in PhaseStatus]
+    items = [(f"status {s.value}", s.label) for s in PhaseStatus]
     items += [("gate", "gate (KPIs must hold)"), ("training", "training"), ("today", "today")]
     out, x, line = [], 8.0, 0
     for kind, text in items:

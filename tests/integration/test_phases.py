@@ -100,7 +100,7 @@ def test_a_held_phase_grants_nothing_at_its_start_and_a_resume_grants_at_once(da
     assert ("h-1", "forum") not in granted(sdk, plan, datetime.now(UTC))
     listed = {v.phase.key: v for v in phases.phase_list(database_url=database_url, key=plan.key, admin=admin)[1]}
     assert listed["wave-1"].status is PhaseStatus.held and listed["general"].control.cause == "wave-1"
-    assert listed["wave-1"].unleash == "never true (held or rolled back)"
+    assert listed["wave-1"].unleash == "never true (held, rolled back or waiting for its gate)"
     resumed = phases.act(database_url=database_url, admin=admin, key=plan.key, phase="wave-1",
                          action=Action.resume, actor="lead-1")
     assert resumed.writes == 2

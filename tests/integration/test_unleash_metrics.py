@@ -126,3 +126,51 @@ def test_a_flag_unleash_does_not_know_has_no_served_hours(admin):
     # Unleash answers 200 with no rows, as for a flag never evaluated: which flags exist is the caller's to know
     assert served_hours(admin, unique("it-metrics-no-such-flag-")) == []
     assert served_hours(admin, "it metrics/odd name?", hours_back=1) == []
+
+
+SERVED_PLAN = """
+plan: {key}
+flag_prefix: {prefix}
+unleash: {{project: default, environment: development}}
+features: [{{key: blog}}, {{key: forum}}]
+cohorts: [{{key: champions, kind: list, users: [c-1, c-2, c-3]}}, {{key: all, kind: everyone}}]
+kpis: [{{key: blog-served, name: Blog served, source: unleash, feature: blog, target: ">= 30"}}]
+phases:
+  - {{key: pilot, starts: "2026-01-05T08:00:00+00:00", cohorts: [champions], features: [blog]}}
+  - {{key: general, starts: "2031-01-05T08:00:00+00:00", cohorts: [all], features: [forum], gate: [blog-served]}}
+"""
+
+
+def test_the_controller_copies_what_the_sdk_served_into_an_unleash_kpi_and_its_gate_passes(
+        admin, env, start_sdk, database_url):
+    from planner.plans import apply_plan
+    from planner.planfile import load_plan
+    from planner.db import session_scope
+    from services import kpis
+    from services.controller import Controller
+    from services.sync import sync_plan
+
+    plan = load_plan(SERVED_PLAN.format(key=unique("served-"), prefix=unique("sv") + "-"))
+    with session_scope(database_url) as session:
+        apply_plan(session=session, plan=plan, actor="test")
+    assert sync_plan(database_url=database_url, plan_key=plan.key, admin=admin, actor="test").outcome == "ok"
+    flag = plan.flag_name("blog")
+    wait_until_counted(admin, env, flag, start_sdk)
+    client = start_sdk(unique("it-served-"), "served-1")
+    answers = [client.is_enabled(flag, {"userId": f"c-{i % 3 + 1}"}) for i in range(40)]
+    assert all(answers)  # the champions have the blog since the pilot
+    controller = Controller(database_url=database_url, admin=admin, drift_every=3600.0, metrics_every=0.0)
+    deadline = time.monotonic() + METRICS_DEADLINE
+    while True:
+        controller.control_plan(plan.key)
+        card = next(c for c in kpis.board(database_url=database_url, key=plan.key).cards)
+        unleash_total = sum(h.yes for h in served_hours(admin, flag) if h.environment == ENV)
+        if card.verdict.value is not None and card.verdict.value >= 40 and card.verdict.value == unleash_total:
+            break
+        assert time.monotonic() < deadline, f"the KPI shows {card.verdict.value}, Unleash {unleash_total}"
+        time.sleep(0.5)
+    assert card.verdict.outcome.value == "pass"
+    board = kpis.board(database_url=database_url, key=plan.key)
+    assert board.gates[0].opened == "passed"
+    served = {name: yes for name, yes, _no in board.served}  # the adoption chart's served counts
+    assert served == {"blog": int(card.verdict.value), "forum": 0}

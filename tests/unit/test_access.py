@@ -11,7 +11,7 @@ import pytest
 from planner.errors import PhaseActionRefused
 from planner.lifecycle import Action, apply, effective_start
 from planner.model import Cohort, CohortKind, Feature, Grant, Phase, Plan
-from tests.plans import demo_plan
+from tests.plans import demo_plan, gates_passed
 
 T0 = datetime(2027, 1, 1, tzinfo=UTC)
 
@@ -30,8 +30,15 @@ def test_demo_plan_at_pilot_start_pilot_and_champions_get_pilot_features_and_the
                    ("champions", "wiki"), ("champions", "microblog")}
 
 
+def test_a_gated_phase_gives_nothing_until_its_gate_passes():
+    plan = demo_plan()
+    shut = access(plan, at=at("2027-03-01T08:00:00+01:00"))
+    assert not {c for c, _f in shut} & {"hr", "sales-quarter"}  # wave 1 waits for its gate
+    assert ("all", "communities") in shut  # the phase after it has no gate: it starts by its date
+
+
 def test_wave_one_admits_hr_to_earlier_features_and_widens_the_preview():
-    got = access(demo_plan(), at=at("2026-12-07T08:00:00+01:00"))
+    got = access(demo_plan(), at=at("2026-12-07T08:00:00+01:00"), controls=gates_passed(demo_plan()))
     assert ("hr", "wiki") in got and ("hr", "microblog") in got and ("pilot", "microblog") in got
     assert got[("hr", "wiki")].describe() == "admitted by phase 'wave-1', feature enabled by phase 'pilot'"
     assert got[("champions", "microblog")].preview  # the earlier preview stays the reason
@@ -40,8 +47,8 @@ def test_wave_one_admits_hr_to_earlier_features_and_widens_the_preview():
 
 def test_a_rolled_back_phase_takes_back_what_it_gave():
     plan = demo_plan()
-    controls = apply(plan, {}, Action.rollback, "wave-1", at=at("2026-12-08T08:00:00+01:00"), actor="lead",
-                     reason="HR asked to wait")
+    controls = apply(plan, gates_passed(plan), Action.rollback, "wave-1", at=at("2026-12-08T08:00:00+01:00"),
+                     actor="lead", reason="HR asked to wait")
     got = access(plan, at=at("2026-12-10T08:00:00+01:00"), controls=controls)
     assert ("hr", "wiki") not in got and ("pilot", "microblog") not in got
     assert ("champions", "microblog") in got

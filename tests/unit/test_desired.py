@@ -8,13 +8,18 @@ from flags.desired import NEVER, DesiredStateError, desired_state, starts_constr
 from flags.limits import ResourceLimits
 from planner.lifecycle import Action, apply
 from planner.model import Cohort, CohortKind
-from tests.plans import demo_plan
+from tests.plans import demo_plan, gates_passed
 
 P = "rp:intranet-rollout"
 
 
+def test_a_gated_phase_is_written_shut_until_its_gate_passes():
+    wave = desired_state(demo_plan()).segments[f"{P}:phase:wave-1"]
+    assert wave.constraints == (NEVER,) and "Waits for its gate (blog-posts, satisfaction)" in wave.description
+
+
 def test_one_segment_per_phase_carries_its_start_and_each_strategy_the_phases_it_comes_from():
-    state = desired_state(demo_plan())
+    state = desired_state(demo_plan(), controls=gates_passed(demo_plan()))
     wave = state.segments[f"{P}:phase:wave-1"]
     assert wave.constraints == (starts_constraint(demo_plan().phases[1].starts),)
     assert wave.constraints[0]["value"] == "2026-12-07T06:59:59.999Z"

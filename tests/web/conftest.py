@@ -16,8 +16,9 @@ from services.settings import Settings
 
 @pytest.fixture
 def app(database_url):
+    # no controller: it would sync each test's demo plan to the shared Unleash (tests/integration test it)
     return create_app(settings=Settings(dev_login=True, session_secret="test-secret-" + "x" * 20,
-                                        database_url=database_url))
+                                        database_url=database_url, controller=False))
 
 
 @pytest.fixture

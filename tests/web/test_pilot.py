@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+
+from tests.plans import open_gates
 from sqlmodel import select
 
 from planner.db import session_scope
@@ -99,6 +101,7 @@ def test_pilot_pages_need_a_signed_in_user(app, url):
 
 
 def test_my_features_explains_now_and_coming(app, demo, database_url):
+    open_gates(database_url, demo.key)
     hr = sign_in(app, "hr-1", "member")
     hr.client.post("/login", data={"user": "hr-1", "role": "member", "department": "HR", "csrf_token": hr.csrf})
     page = hr.get("/me/features").text

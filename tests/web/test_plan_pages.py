@@ -6,6 +6,8 @@ import io
 
 import pytest
 
+from tests.plans import open_gates
+
 from planner.db import session_scope
 from planner.store import load_plan
 from tests.plans import DEMO
@@ -139,7 +141,8 @@ def test_create_import_and_export_plans(lead, database_url):
     assert load_plan(exported.text) == stored(database_url)
 
 
-def test_preview_for_a_user_says_what_and_why(lead, demo):
+def test_preview_for_a_user_says_what_and_why(lead, demo, database_url):
+    open_gates(database_url, demo.key)
     page = lead.get("/plans/intranet-rollout/preview?at=2026-12-08T10:00%2B01:00&user=u-7&props=department%3DHR").text
     assert "cohort “hr” (admitted by phase &#39;wave-1&#39;, feature enabled by phase &#39;pilot&#39;)" in page
     bad = lead.get("/plans/intranet-rollout/preview?at=tomorrow", htmx=True)

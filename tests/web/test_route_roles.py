@@ -24,6 +24,7 @@ WHO = {
     ("GET", "/api/pilot/offers"): "someone", ("POST", "/api/pilot/{plan}/{cohort}/join"): "someone",
     ("POST", "/api/pilot/{plan}/{cohort}/leave"): "someone", ("GET", "/api/pilot/features"): "someone",
     ("GET", "/api/platform/whoami"): "platform", ("GET", "/api/platform/plans/{key}"): "platform",
+    ("POST", "/api/plans/{key}/events"): "platform",
 }
 LEAD_ROUTES = [
     ("GET", "/api/plans"), ("GET", "/api/plans/{key}"), ("GET", "/api/plans/{key}/preview"),
@@ -42,11 +43,14 @@ LEAD_ROUTES = [
     ("POST", "/plans/{key}/webhooks"), ("POST", "/plans/{key}/webhooks/{webhook_id}/remove"),
     ("GET", "/api/plans/{key}/approvals"), ("POST", "/api/plans/{key}/approvals/{request_id}/{decision}"),
     ("POST", "/plans/{key}/approvals/{request_id}/{decision}"),
+    ("GET", "/api/plans/{key}/kpis"), ("POST", "/api/plans/{key}/kpis/{kpi}/values"),
+    ("POST", "/api/plans/{key}/phases/{phase}/gate/override"), ("GET", "/plans/{key}/dashboard"),
+    ("POST", "/plans/{key}/kpis/{kpi}/values"), ("POST", "/plans/{key}/phases/{phase}/gate/override"),
 ]
 WHO.update({route: "lead" for route in LEAD_ROUTES})
 VALUES = {"key": "intranet-rollout", "plan": "intranet-rollout", "cohort": "pilot", "kind": "features",
           "item": "wiki", "phase": "pilot", "field": "cohorts", "job_id": "1", "name": "nobody",
-          "action": "hold", "webhook_id": "1", "request_id": "1", "decision": "reject"}
+          "action": "hold", "webhook_id": "1", "request_id": "1", "decision": "reject", "kpi": "satisfaction"}
 ROLES = ("anonymous", "pilot user", "lead", "platform token", "revoked token")
 
 

@@ -12,6 +12,8 @@ from html import unescape
 from pathlib import Path
 
 import pytest
+
+from tests.plans import open_gates
 import yaml
 from fastapi.testclient import TestClient
 
@@ -80,7 +82,8 @@ def test_removing_a_kpi_takes_it_out_of_the_phase_gate(lead, demo):
     page = lead.get(f"/plans/{KEY}").text
     assert "gate: blog-posts<" in page and "kpis/satisfaction" not in page
     doc = exported(lead)
-    assert [k["key"] for k in doc["kpis"]] == ["blog-posts"] and phase(doc, "wave-1")["gate"] == ["blog-posts"]
+    assert [k["key"] for k in doc["kpis"]] == ["blog-posts", "pilot-posting", "blog-served"]
+    assert phase(doc, "wave-1")["gate"] == ["blog-posts"]
 
 
 def test_removing_a_phase_leaves_the_others(lead, demo):
@@ -92,7 +95,7 @@ def test_removing_a_phase_leaves_the_others(lead, demo):
 def test_removing_without_htmx_renders_the_whole_page(lead, demo):
     response = lead.post(f"/plans/{KEY}/kpis/blog-posts/delete", htmx=False)
     assert response.status_code == 200 and "<html" in response.text and 'id="plan-page"' in response.text
-    assert [k["key"] for k in exported(lead)["kpis"]] == ["satisfaction"]
+    assert [k["key"] for k in exported(lead)["kpis"]] == ["pilot-posting", "satisfaction", "blog-served"]
 
 
 @pytest.mark.parametrize("url", [f"/plans/{KEY}/features/nope/delete", f"/plans/{KEY}/gadgets/wiki/delete",
@@ -237,7 +240,8 @@ def test_the_api_lists_plans_and_gives_one_in_the_plan_file_shape(lead, demo):
     assert lead.get("/api/plans/nope").status_code == 404
 
 
-def test_the_api_preview_says_who_gets_what_and_why(lead, demo):
+def test_the_api_preview_says_who_gets_what_and_why(lead, demo, database_url):
+    open_gates(database_url, demo.key)
     everyone = lead.get(f"/api/plans/{KEY}/preview", params={"at": AT})
     assert everyone.status_code == 200
     pairs = {(a["cohort"], a["feature"]) for a in everyone.json()["access"]}

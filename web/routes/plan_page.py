@@ -12,7 +12,7 @@ from planner.editing import KINDS, fingerprint
 from planner.errors import ApprovalPending, EditConflict, EditInvalid, UserListInvalid
 from planner.userlist import parse_user_list
 from planner.wording import readable
-from services import approvals, editing, phases, webhooks
+from services import approvals, editing, kpis, phases, webhooks
 from web import forms
 from web.auth import Lead, csrf_token, identify, verify_csrf
 from web.deps import DatabaseDep
@@ -34,6 +34,7 @@ def page_context(database_url: str, key: str, **extra) -> dict[str, Any]:
     views = {v.phase.key: v for v in phases.phase_list(database_url=database_url, key=key, now=now)[1]}
     statuses = {k: v.status for k, v in views.items()}
     return {"row": row, "plan": plan, "now": now, "fp": fingerprint, "phase_views": views,
+            "gate_cards": kpis.gate_cards(database_url=database_url, key=key, now=now),
             "timeline": render_timeline(plan, today=now, statuses=statuses),
             "deliveries": webhooks.listing(database_url=database_url, key=key)[1][:5],
             "approvals": approvals.listing(database_url=database_url, key=key),

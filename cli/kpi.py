@@ -1,0 +1,78 @@
+"""`planner kpi …` and `planner gate …`: KPI verdicts, a lead's entered values, and overriding a gate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cli import common
+from planner.inputs import parse_instant
+from services import gates, kpis
+
+kpi_app = typer.Typer(help="KPIs: their values and verdicts; enter a manual KPI's value.", no_args_is_help=True)
+gate_app = typer.Typer(help="Gates: override a gated phase's verdict so that it starts.", no_args_is_help=True)
+
+Actor = Annotated[str, typer.Option(help="who acts, for the audit log")]
+
+
+@kpi_app.command("list")
+def list_kpis(plan: str) -> None:
+    """Each KPI's verdict with the numbers behind it, and each gate's."""
+    config = common.settings()
+    with common.reported():
+        board = kpis.board(database_url=config.database_url, key=plan, charts=False)
+    if not board.cards:
+        common.out.print(f"plan '{plan}' has no KPIs yet")
+        return
+    table = Table("KPI", "name", "verdict", "why", "window up to", "gate of")
+    for card in board.cards:
+        table.add_row(card.kpi.key, card.name, card.verdict.outcome.value, card.verdict.text, card.decides,
+                      ", ".join(card.feeds) or "-")
+    common.out.print(table)
+    for gate in board.gates:
+        state = gate.opened or gate.verdict.outcome.value
+        common.out.print(f"gate of {gate.name}: {state}" + (f" by {gate.opened_by}: {gate.opened_reason}"
+                                                           if gate.opened == "overridden" else ""),
+                         highlight=False, markup=False)
+
+
+@kpi_app.command("record")
+def record(plan: str, kpi: str, value: float,
+           at: Annotated[str, typer.Option("--at", help="when it was measured, e.g. 2026-12-01T12:00:00+01:00 "
+                                                      "(default: now)")] = "",
+           note: Annotated[str, typer.Option("--note", help="where it comes from, e.g. 'pilot survey'")] = "",
+           sample: Annotated[int | None, typer.Option("--sample", help="how many it was measured on")] = None,
+           actor: Actor = "cli") -> None:
+    """Enter a manual KPI's value (a survey result, say)."""
+    config = common.settings()
+    with common.reported():
+        when = parse_instant(at, field="--at") if at else datetime.now(UTC)
+        kpis.enter_value(database_url=config.database_url, key=plan, kpi=kpi, value=value, at=when, note=note,
+                         sample=sample, actor=actor)
+    common.out.print(f"{kpi}: {value:g} entered for {when.astimezone(UTC):%Y-%m-%d}", highlight=False, markup=False)
+
+
+@gate_app.command("override")
+def override(plan: str, phase: str,
+             reason: Annotated[str, typer.Option("--reason", help="why the phase starts whatever its gate says")],
+             actor: Actor = "cli") -> None:
+    """Open a phase's gate whatever its verdict: it starts at its start, or at once when that has passed. With
+    four eyes on, a second lead approves it first."""
+    config = common.settings()
+    with common.reported():
+        admin = config.admin()
+    with common.reported(), admin:
+        outcome = gates.override(database_url=config.database_url, admin=admin, key=plan, phase=phase, actor=actor,
+                                 reason=reason)
+    if outcome.pending:
+        common.out.print(f"{phase}: the override waits for a second lead's approval (four eyes), request "
+                         f"{outcome.pending}: `planner approval approve {plan} {outcome.pending} --actor LEAD`",
+                         highlight=False, markup=False)
+        return
+    common.out.print(f"{phase}: gate overridden; {outcome.writes} write(s) to Unleash "
+                     f"(segments: {', '.join(outcome.changed) or 'nothing'})", highlight=False, markup=False)
+    if outcome.error:
+        raise common.fail(outcome.error, 69)
