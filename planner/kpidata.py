@@ -170,7 +170,7 @@ def daily(session: Session, plan_id: int, plan: Plan, kpi: Kpi, win: Window, *, 
             bucket[0] += 1
             bucket[2] += value
             bucket[3] += value * value
-        for (first_at,) in session.exec(select(func.min(KpiEventRow.at)).where(
+        for first_at in session.exec(select(func.min(KpiEventRow.at)).where(
                 *where, KpiEventRow.user_id.is_not(None)).group_by(KpiEventRow.user_id)):
             per_day[first_at.astimezone(UTC).date()][1] += 1
     members = observe(session, plan_id, plan, kpi, win).n if kpi.how is Aggregation.share else 0

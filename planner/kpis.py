@@ -207,7 +207,7 @@ def _left(end: datetime, now: datetime) -> str:
     left = end - now
     if left <= timedelta(0):
         return "the window has ended"
-    days = left.days
+    days = round(left.total_seconds() / 86400)
     if days >= 1:
         return f"{days} day{'s' if days != 1 else ''} left"
     hours = max(1, round(left.total_seconds() / 3600))

@@ -228,7 +228,7 @@ def _reach(session: Session, plan_id: int, plan: Plan) -> list[CohortReach]:
         counts = dict(session.exec(select(MembershipRow.status, func.count()).where(
             MembershipRow.cohort_id == cohort_id).group_by(MembershipRow.status)).all())
         per_day: dict[date, int] = defaultdict(int)
-        for (joined,) in session.exec(select(MembershipRow.joined_at).where(
+        for joined in session.exec(select(MembershipRow.joined_at).where(
                 MembershipRow.cohort_id == cohort_id, MembershipRow.status == "member")).all():
             if joined is not None:
                 per_day[joined.astimezone(UTC).date()] += 1
