@@ -52,7 +52,7 @@ def put_item(doc: dict[str, Any], kind: str, key: str | None, item: dict[str, An
         return len(items) - 1
     index = item_index(doc, kind, key)
     items[index] = item
-    if item.get("key") != key and kind != "phases":
+    if item.get("key") != key and kind not in ("phases", "goals"):
         _rename_references(doc, kind, key, item.get("key"))
     return index
 
@@ -60,7 +60,7 @@ def put_item(doc: dict[str, Any], kind: str, key: str | None, item: dict[str, An
 def drop_item(doc: dict[str, Any], kind: str, key: str) -> None:
     """Remove an item; phases stop naming a removed cohort, feature or KPI."""
     doc[kind] = [i for i in doc.get(kind, []) if i.get("key") != key]
-    if kind != "phases":
+    if kind not in ("phases", "goals"):
         _rename_references(doc, kind, key, None)
 
 
@@ -79,6 +79,9 @@ def _rename_references(doc: dict[str, Any], kind: str, old: str, new: str | None
                                for g in phase.get("grants", []) if not (g.get("feature") == old and new is None)]
         else:
             phase["gate"] = swap(phase.get("gate"))
+    for goal in doc.get("goals", []):  # a goal keeps naming its target groups and KPIs by their new keys
+        if kind in ("cohorts", "kpis"):
+            goal[kind] = swap(goal.get(kind))
     field = {"cohorts": "cohort", "features": "feature"}.get(kind)
     for kpi in doc.get("kpis", []) if field else []:  # a KPI measured on a removed cohort is on everyone
         if kpi.get(field) == old:

@@ -6,7 +6,7 @@ import enum
 import re
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Spec(BaseModel):
@@ -61,10 +61,20 @@ class Rule(Spec):
     inverted: bool = False
 
 
+def _listed(value):
+    """A list given as one text (an older plan file's `interests: "a; b"`): split on ';' and new lines."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.replace("\n", ";").split(";") if part.strip())
+    return value
+
+
 class Feature(Spec):
     key: str
     name: str = ""
     description: str = ""
+    serves: tuple[str, ...] = ()  # the target groups' interests this feature serves (the platform strategy)
+
+    _serves_listed = field_validator("serves", mode="before")(_listed)
 
 
 class Cohort(Spec):
@@ -72,12 +82,14 @@ class Cohort(Spec):
     name: str = ""
     kind: CohortKind
     description: str = ""
-    interests: str = ""
+    interests: tuple[str, ...] = ()  # what this target group wants from the platform (the content strategy)
     needs: str = ""
     capacity: int | None = None
     users: tuple[str, ...] = ()
     rules: tuple[Rule, ...] = ()
     percentage: int | None = None
+
+    _interests_listed = field_validator("interests", mode="before")(_listed)
 
 
 class Grant(Spec):
@@ -93,6 +105,8 @@ class Training(Spec):
     at: datetime
     audience: str = ""
     topic: str
+    held: bool = False  # marked once it took place
+    attendance: int | None = None  # how many came
 
 
 DELAY = re.compile(r"^\s*(\d{1,4})\s*([mhdw])\s*$")
@@ -135,7 +149,9 @@ class Phase(Spec):
     ramps: tuple[Ramp, ...] = ()
     gate: tuple[str, ...] = ()
     owners: tuple[str, ...] = ()
-    budget: float | None = None
+    community_managers: tuple[str, ...] = ()
+    budget: float | None = None  # planned
+    spent: float | None = None  # spent so far
     trainings: tuple[Training, ...] = ()
 
 
@@ -181,6 +197,17 @@ class Kpi(Spec):
         return Aggregation.latest if self.source is KpiSource.manual else Aggregation.count
 
 
+class Goal(Spec):
+    """What one stakeholder wants from the rollout (HR: people connect), for which target groups, measured by
+    which KPIs."""
+
+    key: str
+    stakeholder: str
+    text: str
+    cohorts: tuple[str, ...] = ()
+    kpis: tuple[str, ...] = ()
+
+
 class Guidelines(Spec):
     """The usage guidelines every participant accepts; a new version may require re-acceptance."""
 
@@ -215,6 +242,7 @@ class Plan(Spec):
     features: tuple[Feature, ...] = ()
     cohorts: tuple[Cohort, ...] = ()
     kpis: tuple[Kpi, ...] = ()
+    goals: tuple[Goal, ...] = ()
     phases: tuple[Phase, ...] = ()
 
     @property
@@ -235,4 +263,4 @@ class Plan(Spec):
 
 
 # The parts of a plan, in the plan file's order: the name of each list and the model of its items.
-PARTS: dict[str, type[Spec]] = {"features": Feature, "cohorts": Cohort, "kpis": Kpi, "phases": Phase}
+PARTS: dict[str, type[Spec]] = {"features": Feature, "cohorts": Cohort, "kpis": Kpi, "goals": Goal, "phases": Phase}

@@ -8,7 +8,7 @@ from sqlmodel import Session, SQLModel, select
 
 from planner.errors import PlanNotFound
 from planner.model import PARTS, Plan, Spec
-from planner.tables import CohortRow, CohortUserRow, FeatureRow, KpiRow, PhaseRow, PlanRow, utcnow
+from planner.tables import CohortRow, CohortUserRow, FeatureRow, GoalRow, KpiRow, PhaseRow, PlanRow, utcnow
 
 
 def plan_row(session: Session, key: str) -> PlanRow | None:
@@ -26,7 +26,8 @@ PLAN_COLUMNS = {"title": "title", "goal": "goal", "flag_prefix": "flag_prefix", 
                 "environment": "unleash.environment"}
 # Each part of a plan is a table whose columns are the part's fields by name (a cohort's users have a
 # table of their own, in order), plus the row's plan, position and id.
-TABLES: dict[str, type[SQLModel]] = {"features": FeatureRow, "cohorts": CohortRow, "kpis": KpiRow, "phases": PhaseRow}
+TABLES: dict[str, type[SQLModel]] = {"features": FeatureRow, "cohorts": CohortRow, "kpis": KpiRow, "goals": GoalRow,
+                                     "phases": PhaseRow}
 OWN_TABLE = {"users"}
 
 

@@ -53,6 +53,7 @@ class FeatureRow(SQLModel, table=True):
     name: str = ""
     description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     position: int = 0
+    serves: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
 
 
 class CohortRow(SQLModel, table=True):
@@ -65,7 +66,7 @@ class CohortRow(SQLModel, table=True):
     name: str = ""
     kind: str
     description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
-    interests: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    interests: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
     needs: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     capacity: int | None = None
     percentage: int | None = None
@@ -139,6 +140,20 @@ class KpiRow(SQLModel, table=True):
     feature: str | None = Field(default=None, max_length=60)
 
 
+class GoalRow(SQLModel, table=True):
+    __tablename__ = "goal"
+    __table_args__ = (UniqueConstraint("plan_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan.id", index=True, ondelete="CASCADE")
+    key: str = Field(max_length=60)
+    stakeholder: str = Field(max_length=200)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    cohorts: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    kpis: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    position: int = 0
+
+
 class KpiEventRow(SQLModel, table=True):
     """One event the platform posted for a KPI (`POST /api/plans/{plan}/events`). The idempotency key is
     unique per plan: the same event posted twice is stored once."""
@@ -207,7 +222,10 @@ class PhaseRow(SQLModel, table=True):
     ramps: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
     gate: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     owners: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    community_managers: list[str] = Field(default_factory=list,
+                                          sa_column=Column(JSON, nullable=False, server_default="[]"))
     budget: float | None = None
+    spent: float | None = None
     trainings: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     position: int = 0
 

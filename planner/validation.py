@@ -136,6 +136,20 @@ def _semantic_errors(plan: Plan, items: dict[str, list], known_keys: dict[str, s
         errors.extend(_cohort_errors(f"cohorts[{index}]", cohort))
     for index, kpi in items["kpis"]:
         errors.extend(kpi_errors(f"kpis[{index}]", kpi, plan))
+    for index, goal in items["goals"]:
+        path = f"goals[{index}]"
+        if not goal.stakeholder.strip():
+            add(f"{path}.stakeholder", "name the stakeholder whose goal this is, e.g. HR")
+        if not goal.text.strip():
+            add(f"{path}.text", "say what the stakeholder wants, e.g. people connect across departments")
+        for field, kind in (("cohorts", "cohorts"), ("kpis", "kpis")):
+            for i, ref in enumerate(getattr(goal, field)):
+                if ref not in keys[kind]:
+                    add(f"{path}.{field}[{i}]", f"unknown {kind[:-1].replace('kpi', 'KPI')} '{ref}'")
+    for index, feature in items["features"]:
+        errors.extend(_tags_errors(f"features[{index}].serves", feature.serves))
+    for index, cohort in items["cohorts"]:
+        errors.extend(_tags_errors(f"cohorts[{index}].interests", cohort.interests))
 
     previous: tuple[int, Phase] | None = None
     for index, phase in items["phases"]:
@@ -146,6 +160,23 @@ def _semantic_errors(plan: Plan, items: dict[str, list], known_keys: dict[str, s
         if previous and previous[1].starts.tzinfo is not None and phase.starts <= previous[1].starts:
             add(f"{path}.starts", f"must be after phases[{previous[0]}].starts ({previous[1].starts.isoformat()})")
         previous = (index, phase)
+    return errors
+
+
+MAX_TAG = 80
+
+
+def _tags_errors(path: str, tags: tuple[str, ...]) -> list[PlanError]:
+    """Interests (of a cohort, or that a feature serves): short, named once each."""
+    errors, seen = [], set()
+    for i, tag in enumerate(tags):
+        if not tag.strip():
+            errors.append(PlanError(f"{path}[{i}]", "must not be empty"))
+        elif len(tag) > MAX_TAG:
+            errors.append(PlanError(f"{path}[{i}]", f"is {len(tag)} characters long; name an interest in at most {MAX_TAG}"))
+        elif tag.strip().lower() in seen:
+            errors.append(PlanError(f"{path}[{i}]", f"'{tag}' is listed twice"))
+        seen.add(tag.strip().lower())
     return errors
 
 
@@ -252,9 +283,15 @@ def _phase_errors(path: str, phase: Phase, keys: dict[str, set[str]]) -> list[Pl
         add("starts", f"'{phase.starts.isoformat()}' needs a timezone, e.g. 2027-01-11T08:00:00+01:00")
     elif phase.starts.microsecond % 1000:
         add("starts", "give the start to the millisecond at most")
-    if phase.budget is not None and phase.budget < 0:
-        add("budget", "must not be negative")
+    for field in ("budget", "spent"):
+        if getattr(phase, field) is not None and getattr(phase, field) < 0:
+            add(field, "must not be negative")
+    for i, manager in enumerate(phase.community_managers):
+        if not manager.strip():
+            add(f"community_managers[{i}]", "must not be empty")
     for i, training in enumerate(phase.trainings):
+        if training.attendance is not None and (training.attendance < 0 or not training.held):
+            add(f"trainings[{i}].attendance", "is counted once the session was held, and is not negative")
         if training.at.tzinfo is None:
             add(f"trainings[{i}].at", f"'{training.at.isoformat()}' needs a timezone")
         if not training.topic.strip():

@@ -11,12 +11,12 @@ from typing import Any
 
 from planner.errors import PlanError
 
-KIND_LABELS = {"features": "feature", "cohorts": "cohort", "kpis": "KPI", "phases": "phase"}
+KIND_LABELS = {"features": "feature", "cohorts": "cohort", "kpis": "KPI", "goals": "goal", "phases": "phase"}
 # field names that read differently on a page; any other reads as itself, underscores as spaces
 FIELD_NAMES = {"starts": "start", "ends": "end", "users": "user list", "at": "date", "grants": "previews",
                "unleash": "Unleash", "plan": "plan key"}
 _VERBS = {"must", "is", "needs", "may", "only", "has", "compares"}
-_ITEM = re.compile(r"^(features|cohorts|kpis|phases)\[(\d+)\]")
+_ITEM = re.compile(r"^(features|cohorts|kpis|goals|phases)\[(\d+)\]")
 _PART = re.compile(r"([a-z_]+)(?:\[(\d+)\])?")
 _REFERENCE = re.compile(r"\b(features|cohorts|kpis|phases)\[(\d+)\](?:\.(\w+))?(?: \(([^)]*)\))?")
 

@@ -25,7 +25,13 @@ def _split(value: str, sep: str = ",") -> list[str]:
 
 
 def feature_item(form: FormData) -> dict[str, Any]:
-    return {"key": _text(form, "key"), "name": _text(form, "name"), "description": _text(form, "description")}
+    return {"key": _text(form, "key"), "name": _text(form, "name"), "description": _text(form, "description"),
+            "serves": _split(_text(form, "serves"), ";")}
+
+
+def goal_item(form: FormData) -> dict[str, Any]:
+    return {"key": _text(form, "key"), "stakeholder": _text(form, "stakeholder"), "text": _text(form, "text"),
+            "cohorts": form.getlist("cohorts"), "kpis": form.getlist("kpis")}
 
 
 def kpi_item(form: FormData) -> dict[str, Any]:
@@ -54,7 +60,7 @@ def _number(text: str) -> Any:
 def cohort_item(form: FormData, users: list[str] | None) -> dict[str, Any]:
     kind = _text(form, "kind")
     item: dict[str, Any] = {"key": _text(form, "key"), "name": _text(form, "name"), "kind": kind,
-                            "description": _text(form, "description"), "interests": _text(form, "interests"),
+                            "description": _text(form, "description"), "interests": _split(_text(form, "interests"), ";"),
                             "needs": _text(form, "needs")}
     if _text(form, "percentage_on"):
         item["percentage"] = _optional_number(form, "percentage")
@@ -79,20 +85,28 @@ def cohort_item(form: FormData, users: list[str] | None) -> dict[str, Any]:
 def phase_item(form: FormData, existing: dict[str, Any] | None) -> dict[str, Any]:
     """A phase from its edit form; which cohorts and features it has is edited in the matrix, so kept."""
     item: dict[str, Any] = {"key": _text(form, "key"), "name": _text(form, "name"), "starts": _text(form, "starts"),
-                            "owners": _split(_text(form, "owners")), "gate": form.getlist("gate")}
+                            "owners": _split(_text(form, "owners")), "gate": form.getlist("gate"),
+                            "community_managers": _split(_text(form, "community_managers"))}
     for name in ("cohorts", "features"):
         item[name] = list((existing or {}).get(name, []))
     if _text(form, "ends"):
         item["ends"] = _text(form, "ends")
-    budget = _optional_number(form, "budget")
-    if budget is not None:
-        item["budget"] = budget
+    for name in ("budget", "spent"):
+        number = _optional_number(form, name)
+        if number is not None:
+            item[name] = number
     trainings = []
     for line in str(form.get("trainings") or "").splitlines():
         if line.strip():
             parts = [p.strip() for p in line.split("|")]
-            at, audience, topic = (parts + ["", "", ""])[:3]
-            trainings.append({"at": at, "audience": audience, "topic": topic})
+            at, audience, topic, done = (parts + ["", "", "", ""])[:4]
+            training: dict[str, Any] = {"at": at, "audience": audience, "topic": topic}
+            if done:  # "held", "held, 24 attended" or "24"
+                training["held"] = True
+                count = "".join(ch for ch in done if ch.isdigit())
+                if count:
+                    training["attendance"] = int(count)
+            trainings.append(training)
     item["trainings"] = trainings
     grants = []
     for line in str(form.get("grants") or "").splitlines():

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+
+from tests.plans import open_gates
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -37,7 +39,7 @@ def test_invalid_plan_file_reports_every_error_and_changes_nothing(cli_env, tmp_
     assert "3 error(s), nothing applied" in result.output
     assert "phases[1].starts: must be after phases[0].starts (2026-11-02T08:00:00+01:00)" in result.output
     assert "phases[1].cohorts[1]: unknown cohort 'sales'" in result.output
-    assert "kpis[1].target: 'high' must be a comparison and a number" in result.output
+    assert "kpis[2].target: 'high' must be a comparison and a number" in result.output
     with session_scope(cli_env) as session:
         stored = load_plan(session, "intranet-rollout")
     assert stored is not None and stored.phases[1].cohorts == ("hr", "sales-quarter")
@@ -56,6 +58,7 @@ def test_apply_twice_export_and_reapply(cli_env, tmp_path):
 
 def test_preview_of_a_user_says_which_features_and_why(cli_env):
     run("plan", "apply", str(DEMO))
+    open_gates(cli_env, "intranet-rollout")  # Wave 1's gate: as if it had passed
     result = run("preview", "intranet-rollout", "--at", "2026-12-08T10:00+01:00", "--user", "u-7",
                  "--prop", "department=HR")
     assert result.exit_code == 0

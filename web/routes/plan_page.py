@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from jinja2_fragments import render_block
 
+from planner import strategy
 from planner.editing import KINDS, fingerprint
 from planner.errors import ApprovalPending, EditConflict, EditInvalid, UserListInvalid
 from planner.userlist import parse_user_list
@@ -23,8 +24,8 @@ router = APIRouter(prefix="/plans/{key}", tags=["plan page"], dependencies=[Depe
                    include_in_schema=False)  # pages, not the API
 
 # what else on the page shows an item of each kind, refreshed out of band after an edit
-ALSO_SHOWN = {"features": ("matrix", "approvals"), "cohorts": ("matrix", "phases", "approvals"),
-              "kpis": ("phases", "approvals"), "phases": ("timeline", "matrix", "approvals"),
+ALSO_SHOWN = {"features": ("matrix", "sheet", "approvals"), "cohorts": ("matrix", "phases", "goals", "sheet", "approvals"),
+              "kpis": ("phases", "goals", "approvals"), "goals": ("sheet",), "phases": ("timeline", "matrix", "sheet", "approvals"),
               "matrix": ("timeline", "approvals"), "sheet": ("approvals",), "approvals": ("phases", "timeline", "matrix")}
 
 
@@ -35,6 +36,8 @@ def page_context(database_url: str, key: str, **extra) -> dict[str, Any]:
     statuses = {k: v.status for k, v in views.items()}
     return {"row": row, "plan": plan, "now": now, "fp": fingerprint, "phase_views": views,
             "gate_cards": kpis.gate_cards(database_url=database_url, key=key, now=now),
+            "coverage": strategy.coverage(plan), "budgets": strategy.budgets(plan),
+            "trainings_split": strategy.trainings(plan),
             "timeline": render_timeline(plan, today=now, statuses=statuses),
             "deliveries": webhooks.listing(database_url=database_url, key=key)[1][:5],
             "approvals": approvals.listing(database_url=database_url, key=key),
@@ -135,6 +138,8 @@ async def _item_from_form(request: Request, kind: str, existing: dict[str, Any] 
         return forms.feature_item(form)
     if kind == "kpis":
         return forms.kpi_item(form)
+    if kind == "goals":
+        return forms.goal_item(form)
     if kind == "phases":
         return forms.phase_item(form, existing)
     users = None
