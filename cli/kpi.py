@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from cli import common
 from planner.inputs import parse_instant
@@ -27,11 +27,10 @@ def list_kpis(plan: str) -> None:
     if not board.cards:
         common.out.print(f"plan '{plan}' has no KPIs yet")
         return
-    table = Table("KPI", "name", "verdict", "why", "window up to", "gate of")
-    for card in board.cards:
-        table.add_row(card.kpi.key, card.name, card.verdict.outcome.value, card.verdict.text, card.decides,
-                      ", ".join(card.feeds) or "-")
-    common.out.print(table)
+    for card in board.cards:  # one line each: the reason is a sentence, a table column would chop it
+        feeds = f"gate of {', '.join(card.feeds)}" if card.feeds else "gates no phase"
+        common.out.print(f"{card.kpi.key} ({card.name}): {card.verdict.text} "
+                         f"[{feeds}; window up to {card.decides}]", highlight=False, markup=False, soft_wrap=True)
     for gate in board.gates:
         state = gate.opened or gate.verdict.outcome.value
         common.out.print(f"gate of {gate.name}: {state}" + (f" by {gate.opened_by}: {gate.opened_reason}"
@@ -76,3 +75,29 @@ def override(plan: str, phase: str,
                      f"(segments: {', '.join(outcome.changed) or 'nothing'})", highlight=False, markup=False)
     if outcome.error:
         raise common.fail(outcome.error, 69)
+
+
+def report(plan: str, pdf: Annotated[Path | None, typer.Option("--pdf", help="write the report as a PDF here")] = None,
+           html: Annotated[Path | None, typer.Option("--html", help="write the report as one HTML page here")] = None
+           ) -> None:
+    """The management report of a plan: goals and their KPIs, phases, reach, resources, training and the
+    guidelines accepted, as a PDF (printed by Chromium) or one HTML page."""
+    from services.report import report as management_report
+    from views.pdf import PdfUnavailable, html_to_pdf
+    from views.report import render_report
+
+    if pdf is None and html is None:
+        raise typer.BadParameter("say where to write it: --pdf FILE or --html FILE", param_hint="--pdf")
+    config = common.settings()
+    with common.reported():
+        page = render_report(management_report(database_url=config.database_url, key=plan))
+    if html is not None:
+        html.write_text(page, encoding="utf-8")
+        common.out.print(f"report of {plan} written to {html}", highlight=False, markup=False)
+    if pdf is not None:
+        try:
+            html_to_pdf(page, pdf)
+        except PdfUnavailable as exc:
+            raise common.fail(str(exc), 69) from None
+        common.out.print(f"report of {plan} written to {pdf} ({pdf.stat().st_size:,} bytes)", highlight=False,
+                         markup=False)

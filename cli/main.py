@@ -13,6 +13,7 @@ from rich.table import Column, Table
 from cli.approval import approval_app
 from cli.common import database_url, err, fail, out, reported, settings
 from cli.kpi import gate_app, kpi_app
+from cli.kpi import report as report_command
 from cli.phase import phase_app
 from cli.webhook import webhook_app
 from planner import migrate
@@ -35,6 +36,7 @@ app.add_typer(webhook_app, name="webhook")
 app.add_typer(approval_app, name="approval")
 app.add_typer(kpi_app, name="kpi")
 app.add_typer(gate_app, name="gate")
+app.command("report")(report_command)
 
 SHOWN_CHANGES = 40  # a sync of thousands of writes is summarised per kind beyond this
 

@@ -143,20 +143,22 @@ def kpi_errors(path: str, kpi: Kpi, plan: Plan) -> list[PlanError]:
 class Window:
     start: datetime | None  # None: from the first data on
     end: datetime  # the decision: data after it does not count
+    decides: bool = True  # False for a KPI that gates nothing: it ends now, and never "ends short"
 
     def holds(self, at: datetime) -> bool:
         return (self.start is None or at >= self.start) and at <= self.end
 
 
-def window(kpi: Kpi, plan: Plan, *, end: datetime, starts: dict[str, datetime]) -> Window:
-    """The KPI's window ending at `end`; `starts` are the phases' effective starts."""
+def window(kpi: Kpi, plan: Plan, *, end: datetime, starts: dict[str, datetime], decides: bool = True) -> Window:
+    """The KPI's window ending at `end` (a gated phase's start, or now when `decides` is False); `starts` are
+    the phases' effective starts."""
     text = kpi.window.strip()
     since = SINCE.match(text)
     if since:
         start = starts.get(since.group(1))
-        return Window(min(start, end) if start else end, end)
+        return Window(min(start, end) if start else end, end, decides)
     delay = parse_delay(text)
-    return Window(end - delay if delay else None, end)
+    return Window(end - delay if delay else None, end, decides)
 
 
 @dataclass(frozen=True)
@@ -214,27 +216,37 @@ def _left(end: datetime, now: datetime) -> str:
     return f"{hours} hour{'s' if hours != 1 else ''} left"
 
 
+def gap(left: str) -> str:
+    """Between the numbers and the outcome: the time left, when there is a deadline."""
+    return f", {left}: " if left else ": "
+
+
 def verdict(kpi: Kpi, obs: Observation, win: Window, *, now: datetime, alpha: float = ALPHA) -> Verdict:
     """The KPI's verdict at `now` from its data in `win` (see the module's rule)."""
     try:
         target = parse_target(kpi)
     except ValueError:
         return Verdict(kpi, Outcome.inconclusive, None, None, obs.n, text="its target cannot be read", window=win)
-    ended = now >= win.end
+    ended = win.decides and now >= win.end
     value = value_of(kpi, obs)
     unit = f" {kpi.unit}" if kpi.unit else ""
-    left = _left(win.end, now)
+    left = _left(win.end, now) if win.decides else ""  # a KPI that gates nothing has no time left
     how = kpi.how
-    if obs.n < max(kpi.min_sample, 1 if how is not Aggregation.latest else 0) or value is None:
+    needed = kpi.min_sample if how in EXACT else max(kpi.min_sample, 1)  # a count of 0 is a count
+    if obs.n < needed or value is None:
         need = f" of the {kpi.min_sample} needed" if kpi.min_sample else ""
-        text = f"{obs.n} observation{'s' if obs.n != 1 else ''}{need} so far, {left}: inconclusive"
+        text = f"{obs.n} observation{'s' if obs.n != 1 else ''}{need} so far{gap(left)}inconclusive"
         if how is Aggregation.latest and value is None:
-            text = f"no value entered in the window yet, {left}: inconclusive"
+            text = f"no value entered in the window yet{gap(left)}inconclusive"
         return Verdict(kpi, Outcome.inconclusive, value, target, obs.n, text=text, window=win)
     if how in EXACT:
         return _exact(kpi, obs, win, target, value, ended, unit, left)
-    bounds = (share_bounds(obs.distinct, obs.n, alpha=alpha) if how is Aggregation.share
-              else mean_bounds(obs.total, obs.total_sq, obs.n, low=kpi.scale[0], high=kpi.scale[1], alpha=alpha))
+    try:
+        bounds = (share_bounds(obs.distinct, obs.n, alpha=alpha) if how is Aggregation.share
+                  else mean_bounds(obs.total, obs.total_sq, obs.n, low=kpi.scale[0], high=kpi.scale[1], alpha=alpha))
+    except ValueError:  # e.g. a scale narrowed after values outside it were stored
+        return Verdict(kpi, Outcome.inconclusive, value, target, obs.n, window=win,
+                       text=f"its {obs.n} values do not fit its scale any more: inconclusive")
     clears = (bounds.lower >= target.number if target.op == ">=" else bounds.lower > target.number if target.op == ">"
               else bounds.upper <= target.number if target.op == "<=" else bounds.upper < target.number)
     misses = bounds.upper < target.number if target.upward else bounds.lower > target.number
@@ -244,7 +256,7 @@ def verdict(kpi: Kpi, obs: Observation, win: Window, *, now: datetime, alpha: fl
     what = (f"{obs.distinct} of {obs.n} members, {number(value, True)}" if pct
             else f"mean {number(value)}{unit} of {obs.n}")
     text = (f"{what} (between {number(bounds.lower, pct)} and {number(bounds.upper, pct)} at {level} % "
-            f"confidence), target {target.shown()}, {left}: {outcome.value}")
+            f"confidence), target {target.shown()}{gap(left)}{outcome.value}")
     return Verdict(kpi, outcome, value, target, obs.n, bounds, text, win)
 
 
@@ -259,7 +271,7 @@ def _exact(kpi: Kpi, obs: Observation, win: Window, target: Target, value: float
         outcome = (Outcome.passed if met and (target.upward or ended) else Outcome.failed if ended
                    else Outcome.inconclusive)
         when = f" on {obs.latest_at:%Y-%m-%d}" if obs.latest_at else ""
-        text = f"{number(value)}{unit} entered{when}, target {target.shown()}, {left}: {outcome.value}"
+        text = f"{number(value)}{unit} entered{when}, target {target.shown()}{gap(left)}{outcome.value}"
         return Verdict(kpi, outcome, value, target, obs.n, text=text, window=win)
     if target.upward:  # events' values are never negative, so a sum only grows too
         outcome = Outcome.passed if met else Outcome.failed if ended else Outcome.inconclusive
@@ -270,9 +282,9 @@ def _exact(kpi: Kpi, obs: Observation, win: Window, target: Target, value: float
     if target.upward and met:
         text = f"{number(value)}{unit}, {number(target.number)} needed: {outcome.value}"
     elif target.upward:
-        text = f"{number(value)}{unit} of {number(target.number)} needed, {left}: {outcome.value}"
+        text = f"{number(value)}{unit} of {number(target.number)} needed{gap(left)}{outcome.value}"
     else:
-        text = f"{number(value)}{unit}, target {target.shown()}, {left}: {outcome.value}"
+        text = f"{number(value)}{unit}, target {target.shown()}{gap(left)}{outcome.value}"
     return Verdict(kpi, outcome, value, target, obs.n, text=text, window=win)
 
 

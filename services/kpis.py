@@ -154,6 +154,13 @@ class Board:
 
 
 def _sample(kpi: Kpi, point: Point) -> Sample:
+    try:
+        return _bounded_sample(kpi, point)
+    except ValueError:  # values outside a narrowed scale: drawn without a band
+        return Sample(point.day, point.obs.total / point.obs.n if point.obs.n else None)
+
+
+def _bounded_sample(kpi: Kpi, point: Point) -> Sample:
     obs = point.obs
     how = kpi.how
     if how is Aggregation.share:
@@ -182,7 +189,7 @@ def board(*, database_url: str, key: str, now: datetime | None = None, charts: b
             gated = [p for p in plan.phases if kpi.key in p.gate]
             deciding = next((p for p in gated if not control_of(controls, p.key).gate), gated[-1] if gated else None)
             end = planned_start(deciding, controls) if deciding else now
-            win = window(kpi, plan, end=end, starts=starts)
+            win = window(kpi, plan, end=end, starts=starts, decides=deciding is not None)
             if deciding is not None:
                 current = next(v for v in judged[deciding.key].verdicts if v.kpi.key == kpi.key)
             else:

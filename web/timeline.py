@@ -10,9 +10,9 @@ from markupsafe import Markup, escape
 from planner.limits import EARLIEST, LATEST
 from planner.lifecycle import PhaseStatus
 from planner.model import Phase, Plan
-from web.svg import GRID, INK, MUTED, TODAY, ZEBRA, svg
-from web.svg import el as _el
-from web.svg import title as _title
+from views.svg import GRID, INK, MUTED, TODAY, ZEBRA, svg
+from views.svg import el as _el
+from views.svg import title as _title
 
 ROW = 26  # px per phase row; the SVG grows by this much per phase
 BAR = 14

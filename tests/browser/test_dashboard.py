@@ -81,3 +81,19 @@ def test_a_lead_reads_the_verdicts_enters_a_survey_result_and_overrides_a_gate(p
 
         page.goto(fresh_live_server / f"plans/{key}")
         expect(page.locator("#phases tr", has_text="Wave 1")).to_contain_text("Gate overridden")
+
+
+def test_the_management_report_prints_on_its_own_policy(page: Page, live_server):
+    from tests.plans import demo_plan
+
+    with session_scope(live_server.database_url) as session:
+        apply_plan(session=session, plan=demo_plan(), actor="lead-1")
+    kpis.enter_value(database_url=live_server.database_url, key="intranet-rollout", kpi="satisfaction", value=4.2,
+                     at=datetime.now(UTC), actor="lead-1", note="pilot survey", sample=38)
+    sign_in(page, live_server.url)
+    page.goto(live_server / "plans/intranet-rollout/report")
+    expect(page.get_by_role("heading", name="Goals and how far each has come")).to_be_visible()
+    expect(page.locator("#resources")).to_contain_text("37 % of the planned budget spent")
+    screenshot(page, "management-report")
+    page.emulate_media(media="print")
+    expect(page.locator(".noprint").first).to_be_hidden()  # the print stylesheet applies (and CSP let it in)

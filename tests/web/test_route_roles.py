@@ -46,6 +46,7 @@ LEAD_ROUTES = [
     ("GET", "/api/plans/{key}/kpis"), ("POST", "/api/plans/{key}/kpis/{kpi}/values"),
     ("POST", "/api/plans/{key}/phases/{phase}/gate/override"), ("GET", "/plans/{key}/dashboard"),
     ("POST", "/plans/{key}/kpis/{kpi}/values"), ("POST", "/plans/{key}/phases/{phase}/gate/override"),
+    ("GET", "/plans/{key}/report"),
 ]
 WHO.update({route: "lead" for route in LEAD_ROUTES})
 VALUES = {"key": "intranet-rollout", "plan": "intranet-rollout", "cohort": "pilot", "kind": "features",

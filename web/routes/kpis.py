@@ -7,17 +7,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from planner.errors import InputInvalid, PhaseActionRefused
 from services import gates, kpis
+from services.report import report as management_report
 from web.auth import Lead, Platform, verify_csrf
-from web.charts import bars, line_chart
+from views.charts import bars, line_chart
+from views.report import render_report, style_hash
 from web.deps import AdminDep, DatabaseDep
 from web.openapi import ERRORS
 from web.rendering import render
 from web.routes.plan_page import respond
+from web.security import POLICY
 
 api = APIRouter(prefix="/api/plans/{key}", tags=["api"], responses=ERRORS)
 pages = APIRouter(prefix="/plans/{key}", dependencies=[Depends(verify_csrf)], include_in_schema=False)
@@ -205,3 +208,12 @@ async def override(key: str, phase: str, request: Request, lead: Lead, database_
     if back == "plan":
         return respond(request, database_url, key, "phases", done=outcome)
     return _dashboard(request, database_url, key, done=outcome)
+
+
+@pages.get("/report")
+def report_page(key: str, _lead: Lead, database_url: DatabaseDep):
+    """The management report: one printable page (its own print stylesheet; `planner report --pdf` prints it)."""
+    html = render_report(management_report(database_url=database_url, key=key), back_link=f"/plans/{key}")
+    response = HTMLResponse(html)
+    response.headers["Content-Security-Policy"] = POLICY.replace("style-src 'self'", f"style-src 'self' {style_hash()}")
+    return response

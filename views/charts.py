@@ -8,7 +8,7 @@ from datetime import date
 from markupsafe import Markup, escape
 
 from planner.kpis import number
-from web.svg import GRID, INK, MUTED, TODAY, el, svg, title
+from views.svg import GRID, INK, MUTED, TODAY, el, svg, title
 
 LINE, BAND, TARGET, WAITING = "#2456c8", "#c9d7f5", "#1f7a3d", "#f5dcae"
 LEFT, RIGHT, TOP, BOTTOM = 52, 12, 14, 26
