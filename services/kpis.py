@@ -204,16 +204,6 @@ def board(*, database_url: str, key: str, now: datetime | None = None, charts: b
     return result
 
 
-def gate_cards(*, database_url: str, key: str, now: datetime | None = None) -> dict[str, GateCard]:
-    """Each gated phase's gate, by phase key (the plan page shows them beside the phases)."""
-    now = now or datetime.now(UTC)
-    with session_scope(database_url) as session:
-        row, plan = live_plan(session, key)
-        controls = load_controls(session, row.id)
-        cards = _gate_cards(plan, controls, gates.verdicts(session, row.id, plan, controls, now=now), now)
-    return {card.phase: card for card in cards}
-
-
 def _gate_cards(plan: Plan, controls, judged: dict[str, GateVerdict], now: datetime) -> list[GateCard]:
     cards = []
     for phase in plan.phases:

@@ -35,7 +35,7 @@ def page_context(database_url: str, key: str, **extra) -> dict[str, Any]:
     views = {v.phase.key: v for v in phases.phase_list(database_url=database_url, key=key, now=now)[1]}
     statuses = {k: v.status for k, v in views.items()}
     return {"row": row, "plan": plan, "now": now, "fp": fingerprint, "phase_views": views,
-            "gate_cards": kpis.gate_cards(database_url=database_url, key=key, now=now),
+            **_measures(database_url, key, now),
             "coverage": strategy.coverage(plan), "budgets": strategy.budgets(plan),
             "trainings_split": strategy.trainings(plan),
             "timeline": render_timeline(plan, today=now, statuses=statuses),
@@ -43,6 +43,12 @@ def page_context(database_url: str, key: str, **extra) -> dict[str, Any]:
             "approvals": approvals.listing(database_url=database_url, key=key),
             "editing": None, "adding": None, "acting": None, "done": None, "waiting": None, "decided": None, "errors": {}, "form": None,
             "conflict": None, **extra}
+
+
+def _measures(database_url: str, key: str, now: datetime) -> dict[str, Any]:
+    """Each gate beside its phase and each KPI's verdict beside it in the KPI list (the KPI page has the rest)."""
+    board = kpis.board(database_url=database_url, key=key, now=now, charts=False)
+    return {"gate_cards": {g.phase: g for g in board.gates}, "kpi_cards": {c.kpi.key: c for c in board.cards}}
 
 
 def respond(request: Request, database_url: str, key: str, block: str, *, status: int = 200, **extra):
