@@ -171,9 +171,9 @@ class Controller(Loop):
         """Copy the served counts of the plan's unleash KPIs (every `metrics_every` seconds), then judge its
         gates; a gate that passed opens its phase, which this same round writes to Unleash."""
         if time.monotonic() - self._metrics_copied.get(key, float("-inf")) >= self.metrics_every:
+            self._metrics_copied[key] = time.monotonic()  # an Unleash that is down is asked again next time only
             try:
                 kpis.copy_served(database_url=self.database_url, admin=self.admin, key=key)
-                self._metrics_copied[key] = time.monotonic()
             except UnleashError as exc:  # the gates judge what was copied so far
                 log.warning("controller could not copy the served counts of plan %s: %s", key, exc)
         result.gates = gates.check(database_url=self.database_url, key=key, now=now)
