@@ -63,6 +63,8 @@ def unleash_left_clean():
         if admin.health():
             remove_test_plans(admin)
     yield
+    if os.environ.get("DEVSTACK_THROWAWAY") == "1":  # .ci/run deletes the whole stack next: ~45 s saved
+        return
     with UnleashAdmin(os.environ["UNLEASH_URL"], os.environ["UNLEASH_ADMIN_TOKEN"]) as admin:
         if admin.health():
             remove_test_plans(admin)
