@@ -47,6 +47,10 @@ NEEDS_NO_DATABASE = {"db", "serve"}
 @app.callback()
 def check_database(ctx: typer.Context) -> None:
     """Every command but `db upgrade` needs a migrated database: say so plainly instead of a traceback."""
+    if ctx.invoked_subcommand != "serve" and settings().log_format == "json":  # serve hands it to uvicorn
+        from services import logs
+
+        logs.configure("json")
     if ctx.invoked_subcommand in NEEDS_NO_DATABASE:
         return
     from sqlalchemy.engine import make_url
@@ -298,19 +302,38 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
           workers: Annotated[int, typer.Option(min=1, help=(
               "server processes. Each has its own opt-in writer, pusher and flag reader; pushes to one plan "
               "take turns through the plan's sync lease."))] = 1) -> None:
-    """Serve the planner's web app (health at /health, API docs at /docs)."""
+    """Serve the planner's web app (health at /health, readiness at /readyz, metrics at /metrics, API docs at /docs)."""
     import os
     import secrets
+    import shutil
+    import tempfile
 
     import uvicorn
+
+    from services import logs
+
+    config = settings()
 
     if workers > 1 and not os.environ.get("PLANNER_SESSION_SECRET"):
         # the development sign-in makes up a secret per process: the workers must share one, or a session
         # made by one worker would be void in the others
         os.environ["PLANNER_SESSION_SECRET"] = secrets.token_urlsafe(32)
-    # proxy_headers off: the trust in the SSO proxy's identity header is decided on the real peer address; with
-    # uvicorn's default a local process could name the proxy in X-Forwarded-For and be taken for it
-    uvicorn.run("web.app:create_app", factory=True, host=host, port=port, workers=workers, proxy_headers=False)
+    metrics_dir = None
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # each worker counts in a file of its own in this folder and a scrape adds them up (prometheus-client's
+        # multiprocess mode, chosen when it is imported: the workers are new processes, started after this). A
+        # new folder each start: a restart's counts start from zero, as they do with one process
+        metrics_dir = tempfile.mkdtemp(prefix="planner-metrics-", dir=config.metrics_dir or None)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        # proxy_headers off: the trust in the SSO proxy's identity header is decided on the real peer address; with
+        # uvicorn's default a local process could name the proxy in X-Forwarded-For and be taken for it. Its access
+        # log off: the app writes one line per request, with the route and the request id (web/observe.py)
+        uvicorn.run("web.app:create_app", factory=True, host=host, port=port, workers=workers, proxy_headers=False,
+                    log_config=logs.config(config.log_format), access_log=False)
+    finally:
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @app.command()

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from prometheus_client import Counter
 
 from flags import paths
 from flags.limits import ResourceLimits
@@ -23,6 +24,7 @@ from flags.errors import (
     UnleashRefused,
     UnleashUnavailable,
 )
+from planner import request_id
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,15 @@ FEATURE_METRICS_RAW = "/api/admin/client-metrics/features/{feature}/raw"
 # Unleash 8.2 deletes hourly client metrics older than this (clearMetrics(48)) and serves at most
 # this many hours back; a larger hoursBack is silently ignored and 24 served instead.
 METRICS_HOURS_KEPT = 48
+# every write of every client of the process (a run's counting view counts once, in its parent)
+ADMIN_WRITES = Counter("planner_unleash_admin_writes", "Writes sent to the Unleash Admin API (retries included)")
+
+
+def _tag_request(request: httpx.Request) -> None:
+    """Each Admin API call carries the id of the request (or round) it is made for, as Unleash's logs may show."""
+    current = request_id.current()
+    if current:
+        request.headers[request_id.HEADER] = current
 
 
 @dataclass
@@ -128,6 +139,7 @@ class UnleashAdmin:
             },
             timeout=timeout,
             transport=transport,
+            event_hooks={"request": [_tag_request]},
         )
 
     def __repr__(self) -> str:
@@ -352,7 +364,7 @@ class UnleashAdmin:
                 return None
 
         with ThreadPoolExecutor(max_workers=READ_CONCURRENCY) as pool:
-            for name, strategies in zip(to_read, pool.map(strategies_of, to_read)):
+            for name, strategies in zip(to_read, pool.map(request_id.carried(strategies_of), to_read)):
                 if strategies is None:
                     del flags[name]
                 else:
@@ -400,6 +412,8 @@ class UnleashAdmin:
             self.writes += 1
         if self._parent is not None:
             self._parent._count_write()
+        else:
+            ADMIN_WRITES.inc()
 
     def _request(
         self,

@@ -13,6 +13,7 @@ from flags.admin import ProjectState
 from flags.desired import DesiredState, DesiredStateError, desired_state, flag_marker, is_owned_name, owned_cohort
 from flags.errors import UnleashConflict
 from flags.diff import Change, Diff, diff
+from planner import request_id
 
 # Segments must exist before strategies use them; strategies before a flag is turned on (Unleash
 # adds a default 100% strategy to an environment turned on without any); a flag is turned off before
@@ -120,7 +121,7 @@ def execute(sync: SyncPlan, *, admin, on_progress: Progress | None = None, concu
             for change in sync.diff.changes:
                 if (change.kind, change.action) == stage:
                     groups.setdefault(change.flag or change.name, []).append(change)
-            futures = [pool.submit(run_group, group) for group in groups.values()]
+            futures = [pool.submit(request_id.carried(run_group), group) for group in groups.values()]
             errors = [f.exception() for f in futures if f.exception() is not None]
             if errors:
                 raise errors[0]

@@ -41,7 +41,7 @@ from planner.store import live_plan
 from planner.syncruns import last_digest, previous_fingerprints
 from planner.tables import PlanRow, utcnow
 from services.phases import record_transitions, written_phases
-from services import gates, kpis
+from services import gates, kpis, telemetry
 from services.loop import Loop
 from services.sync import LeaseTiming, desired_digest, sync_plan
 
@@ -112,7 +112,7 @@ class Controller(Loop):
                 return RoundReport(False, leader(session, LEASE))
             keys = list(session.exec(select(PlanRow.key).where(PlanRow.archived == False)  # noqa: E712
                                      .order_by(PlanRow.key)))
-        report = RoundReport(True, self.owner)
+        report, started = RoundReport(True, self.owner), time.perf_counter()
         for key in keys:
             try:
                 report.plans.append(self.control_plan(key, now=now))
@@ -122,6 +122,9 @@ class Controller(Loop):
             with session_scope(self.database_url, serial=True) as session:  # a long round keeps the lead
                 lead(session, LEASE, self.owner, hold=self.lease_hold())
         self.rounds += 1
+        telemetry.CONTROLLER_ROUNDS.inc()
+        telemetry.CONTROLLER_LAST_ROUND.set(time.time())
+        _told(report, time.perf_counter() - started)
         return report
 
     def limits(self) -> ResourceLimits:
@@ -242,8 +245,21 @@ class Controller(Loop):
                              detail={"drift": result.drift, "restored": result.synced})
                 webhooks.enqueue(session, plan_id=plan_id, plan_key=row.key, event="drift.found",
                                  data={"changes": result.drift, "restored": result.synced})
+                telemetry.DRIFT_FOUND.labels(row.key).inc(result.drift)
             if same:
                 return  # nothing new: no write every round (the time is when this state began)
             row.sync_state, row.sync_state_detail, row.pending_changes = result.state, detail, result.pending
             row.sync_state_at = utcnow()
             session.add(row)
+
+
+def _told(report: RoundReport, seconds: float) -> None:
+    """A round's one log line, with its counts."""
+    counts = {state: sum(p.state == state for p in report.plans) for state in ("in_sync", "pending", "drift", "error", "busy")}
+    counts.update(plans=len(report.plans), synced=sum(p.synced for p in report.plans),
+                  writes=sum(p.writes for p in report.plans), transitions=sum(len(p.transitions) for p in report.plans),
+                  gates=sum(len(p.gates) for p in report.plans))
+    log.log(logging.WARNING if counts["error"] else logging.INFO,
+            "controller round: %(plans)d plan(s), %(synced)d synced, %(writes)d writes, %(drift)d with drift, "
+            "%(error)d failed, %(transitions)d status change(s)", counts,
+            extra={"counts": counts, "duration_s": round(seconds, 3)})

@@ -23,6 +23,7 @@ from planner.db import session_scope
 from planner.errors import PlannerError
 from planner.optin import JoinResult
 from planner.optin_batch import JoinRequest, Outcome, join, join_batch
+from services import telemetry
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +92,13 @@ class JoinQueue:
         except Exception:  # noqa: BLE001 - rolled back as a whole: each one on its own decides
             log.warning("a batch of %d opt-ins failed as a whole; writing them one by one", len(live), exc_info=True)
             self.retried += len(live)
+            telemetry.OPT_IN_RETRIED.inc(len(live))
             outcomes = [self._one(request) for request, _ in live]
         self.batches += 1
         self.joins += len(live)
+        telemetry.OPT_IN_BATCHES.inc()
         for (_, future), outcome in zip(live, outcomes, strict=True):
+            telemetry.OPT_INS.labels(_outcome(outcome)).inc()
             if isinstance(outcome, BaseException):
                 future.set_exception(outcome)
             else:
@@ -110,3 +114,11 @@ class JoinQueue:
         except Exception as exc:  # noqa: BLE001 - this request's own failure, answered to it alone
             log.exception("an opt-in of %s to %s/%s failed", request.user, request.plan_key, request.cohort_key)
             return exc
+
+
+def _outcome(outcome: Outcome | Exception) -> str:
+    if isinstance(outcome, PlannerError):
+        return "refused"
+    if isinstance(outcome, BaseException):
+        return "error"
+    return outcome.status if outcome.changed else "unchanged"

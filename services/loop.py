@@ -6,6 +6,8 @@ import logging
 import threading
 import time
 
+from planner import request_id
+
 log = logging.getLogger(__name__)
 
 
@@ -38,6 +40,7 @@ class Loop:
         while not self._stop.wait(max(0.0, started + self.interval - time.monotonic())):
             started = time.monotonic()
             try:
-                self.step()
+                with request_id.bound(request_id.new(f"{self.name}-")):  # its Unleash calls and log lines
+                    self.step()
             except Exception:  # noqa: BLE001 - the loop must survive anything one step meets
                 log.exception("%s: a round failed; trying again", self.name)

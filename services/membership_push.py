@@ -23,6 +23,7 @@ from planner.store import read_plan_cached
 from planner.errors import SyncBusy
 from planner.syncruns import PUSH_LEASE, acquire_lease, has_synced, previous_fingerprints, release_lease
 from planner.tables import CohortRow, PlanRow, utcnow
+from services import telemetry
 from services.loop import Loop
 
 log = logging.getLogger(__name__)
@@ -74,8 +75,12 @@ def push_plan(database_url: str, plan_key: str, admin, limits: ResourceLimits, r
         sync = prepare_scoped(plan, admin=admin, members=members, cohorts=dirty, limits=limits, previous=previous,
                               controls=controls)
         execute(sync, admin=admin)
-        report.segment_writes += sum(c.kind == "segment" for c in sync.diff.changes)
-        report.other_writes += sum(c.kind != "segment" for c in sync.diff.changes)
+        segments = sum(c.kind == "segment" for c in sync.diff.changes)
+        report.segment_writes += segments
+        report.other_writes += len(sync.diff.changes) - segments
+        telemetry.PUSH_PLANS.inc()
+        telemetry.PUSH_SEGMENT_WRITES.inc(segments)
+        telemetry.PUSH_OTHER_WRITES.inc(len(sync.diff.changes) - segments)
         pushed = True
     finally:
         with session_scope(database_url, serial=True) as session:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -61,6 +62,10 @@ class Settings(BaseSettings):
     controller: bool = True
     controller_interval: float = Field(5.0, gt=0)
     drift_check_seconds: float = Field(60.0, gt=0)
+    # every log line as one JSON object (for a log collector), or as plain text
+    log_format: Literal["text", "json"] = "text"
+    # where `planner serve --workers N` keeps the workers' metric files (a fresh folder in it per start)
+    metrics_dir: str = ""
 
     @field_validator("trusted_proxies")
     @classmethod

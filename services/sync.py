@@ -7,6 +7,7 @@ lead asks for (CLI `--dry-run`, API) go in the history.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -28,6 +29,7 @@ from planner.store import live_plan
 from planner.syncruns import (ACTIVE, LEASE, acquire_lease, finish_run, job, latest_job, mark_abandoned,
                               previous_fingerprints, release_lease, renew_lease, report_progress, runs, start_run)
 from planner.tables import SyncRunRow
+from services import telemetry
 
 log = logging.getLogger(__name__)
 PUSH_WAIT_SECONDS = 10.0  # how long a sync waits for an opt-in push round to give the plan back
@@ -147,6 +149,7 @@ class _Reporter:
 def _run(database_url: str, begun: _Begun, *, admin, actor: str, dry_run: bool, timing: LeaseTiming,
          on_progress: Progress | None) -> SyncOutcome:
     plan_key, plan_id, run = begun.plan.key, begun.plan_id, begun.run
+    started = time.perf_counter()
     run_id = run.id if run is not None else None
     sync: SyncPlan | None = None
     admin = admin.counting()  # this run's writes, whoever else uses the client meanwhile
@@ -176,6 +179,8 @@ def _run(database_url: str, begun: _Begun, *, admin, actor: str, dry_run: bool, 
                                  data={"run": run_id, "by": actor, "writes": admin.writes, "error": str(exc)})
             if begun.lease:
                 release_lease(session, plan_id, begun.lease)
+        _told(plan_key, dry_run=dry_run, outcome="failed", writes=admin.writes, started=started, report=report,
+              error=str(exc))
         return SyncOutcome(plan_key, run_id, dry_run, "failed", admin.writes, report, error=str(exc),
                            retryable=isinstance(exc, UnleashUnavailable))
     except BaseException:
@@ -185,6 +190,8 @@ def _run(database_url: str, begun: _Begun, *, admin, actor: str, dry_run: bool, 
                            error="the sync stopped on an internal error; see the planner's log")
             if begun.lease:
                 release_lease(session, plan_id, begun.lease)
+        _told(plan_key, dry_run=dry_run, outcome="error", writes=admin.writes, started=started,
+              report=sync.report() if sync else {}, error="internal error")
         raise
     report = sync.report()
     with session_scope(database_url, serial=True) as session:
@@ -200,7 +207,25 @@ def _run(database_url: str, begun: _Begun, *, admin, actor: str, dry_run: bool, 
                          detail={"run": run_id, "counts": counts})
             release_lease(session, plan_id, begun.lease)
             mark_pushed(session, begun.member_versions)
+    _told(plan_key, dry_run=dry_run, outcome="ok", writes=admin.writes, started=started, report=report)
     return SyncOutcome(plan_key, run_id, dry_run, "ok", admin.writes, report)
+
+
+def _told(plan_key: str, *, dry_run: bool, outcome: str, writes: int, started: float, report: dict[str, Any],
+          error: str | None = None) -> None:
+    """A finished sync's metrics and its one log line (a dry run's at DEBUG: the panel and the controller make
+    them all the time)."""
+    kind, seconds = ("dry_run" if dry_run else "sync"), time.perf_counter() - started
+    telemetry.SYNC_RUNS.labels(kind, outcome).inc()
+    telemetry.SYNC_WRITES.inc(writes)
+    telemetry.SYNC_SECONDS.labels(kind).observe(seconds)
+    counts = {name: report.get("counts", {}).get(name, 0) for name in ("created", "updated", "deleted", "unchanged", "drift")}
+    level = logging.DEBUG if dry_run else logging.INFO if outcome == "ok" else logging.WARNING
+    log.log(level, "%s of plan %s %s: %d created, %d updated, %d deleted, %d writes in %.2f s%s",
+            kind.replace("_", " "), plan_key, outcome, counts["created"], counts["updated"], counts["deleted"], writes,
+            seconds, f": {error}" if error else "",
+            extra={"plan": plan_key, "kind": kind, "outcome": outcome, "writes": writes,
+                   "duration_s": round(seconds, 3), "counts": counts})
 
 
 def desired_digest(plan, fps: dict[str, Any]) -> str:
@@ -229,7 +254,8 @@ def start_sync_job(*, database_url: str, plan_key: str, admin, actor: str,
         except Exception:  # noqa: BLE001 - recorded as failed in the job row; logged for the operators
             log.exception("sync job %s of plan %s failed", begun.run.id, plan_key)
 
-    threading.Thread(target=work, name=f"sync-{plan_key}", daemon=True).start()
+    # the job's Unleash calls and log lines carry the id of the request that started it
+    threading.Thread(target=contextvars.copy_context().run, args=(work,), name=f"sync-{plan_key}", daemon=True).start()
     return begun.run.id
 
 

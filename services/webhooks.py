@@ -19,6 +19,7 @@ from planner import webhooks as outbox
 from planner.db import session_scope
 from planner.store import live_plan
 from planner.tables import WebhookDeliveryRow, WebhookRow
+from services import telemetry
 from services.loop import Loop
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,9 @@ def deliver_due(database_url: str, client: httpx.Client, *, owner: str) -> int:
         status, error = _post(client, hook, delivery) if hook is not None else (None, "the webhook was removed")
         with session_scope(database_url, serial=True) as session:
             row = outbox.record_attempt(session, delivery.id, owner=owner, status=status, error=error)
+        if row is not None:  # None: another sender took it over meanwhile, and counts it
+            outcome = {"delivered": "delivered", "failed": "failed"}.get(row.state, "retry")
+            telemetry.WEBHOOK_DELIVERIES.labels(delivery.event, outcome).inc()
         if row is not None and row.state == "failed":
             log.warning("webhook delivery %s (%s) given up after %s attempts", delivery.id, delivery.event, row.attempts)
     return len(work)

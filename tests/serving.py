@@ -20,14 +20,16 @@ PLANNER = str(Path(sys.executable).parent / "planner")
 
 
 @contextmanager
-def planner_serve(env: dict[str, str], *, workers: int = 1) -> Iterator[tuple[subprocess.Popen, str]]:
+def planner_serve(env: dict[str, str], *, workers: int = 1,
+                  log: Path | None = None) -> Iterator[tuple[subprocess.Popen, str]]:
     """The server and its base URL, once /health answers (60 s at most); stopped with SIGINT at the end
     (a test that killed it itself is fine). Its controller is off unless `env` turns it on: a test of
-    something else must not have plans synced behind its back."""
+    something else must not have plans synced behind its back. Its log (standard error) goes to `log`."""
     port = free_port()
-    server = subprocess.Popen([PLANNER, "serve", "--port", str(port), "--workers", str(workers)],
-                              env={**os.environ, "PLANNER_CONTROLLER": "false", **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
+    with open(log, "wb") if log else open(os.devnull, "wb") as errors:
+        server = subprocess.Popen([PLANNER, "serve", "--port", str(port), "--workers", str(workers)],
+                                  env={**os.environ, "PLANNER_CONTROLLER": "false", **env}, stdout=subprocess.DEVNULL,
+                                  stderr=errors, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

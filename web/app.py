@@ -16,12 +16,15 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from planner.db import open_pool
+from services import logs
 from services.join_queue import JoinQueue
+from services.readiness import UnleashCheck
 from services.settings import Settings
 from services.sync import LeaseTiming
 from web import errors
 from web.auth import NotSignedIn
 from web.rendering import compile_templates
+from web.observe import RequestLog
 from web.security import POLICY, BodyLimit, SecurityHeaders
 from web.routes import (api, audit, health, kpis, phases, pilot, pilot_api, plan_page, plans, preview, roster, session, sync,
                         tokens, webhooks)
@@ -98,11 +101,15 @@ def create_app(*, settings: Settings | None = None) -> FastAPI:
     compile_templates()
     app.state.join_queue = JoinQueue(config.database_url)
     app.state.admin = config.admin() if config.unleash_admin_token.get_secret_value() else None
+    app.state.unleash_check = UnleashCheck(app.state.admin)
+    logs.redact(config.unleash_admin_token.get_secret_value(), config.unleash_client_token.get_secret_value(),
+                config.session_secret.get_secret_value())
     app.state.lease_timing = LeaseTiming.of(config)
     app.add_middleware(SessionMiddleware, secret_key=config.session_secret.get_secret_value(),
                        session_cookie="planner_session", same_site="lax", https_only=config.cookies_secure)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit)
+    app.add_middleware(RequestLog)  # the last added runs first: it times and logs the others' answers too
     app.mount("/static/vendor/swagger", StaticFiles(directory=SWAGGER, check_dir=False), name="swagger")
     app.mount("/static/vendor", StaticFiles(directory=HTMX, check_dir=False), name="vendor")
 

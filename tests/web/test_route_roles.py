@@ -17,6 +17,8 @@ from tests.web.conftest import sign_in
 # JSON pilot API, where the platform acts for a user); a project lead; the platform alone
 WHO = {
     ("GET", "/docs"): "anyone", ("GET", "/health"): "anyone", ("GET", "/login"): "anyone",
+    # probes and the Prometheus scrape: counts only, no user id or token (README, "Health, readiness, metrics")
+    ("GET", "/healthz"): "anyone", ("GET", "/readyz"): "anyone", ("GET", "/metrics"): "anyone",
     ("POST", "/login"): "anyone", ("POST", "/logout"): "anyone", ("GET", "/"): "anyone",
     ("GET", "/pilot"): "person", ("POST", "/pilot/{plan}/{cohort}/join"): "person",
     ("POST", "/pilot/{plan}/{cohort}/leave"): "person", ("POST", "/pilot/{plan}/accept"): "person",
