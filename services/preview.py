@@ -9,6 +9,7 @@ from planner.access import Reason, access
 from planner.membership import User
 from planner.db import session_scope
 from planner.model import Plan
+from planner.lifecycle import control_of, gate_shut, label, planned_start
 from planner.phasecontrol import load_controls
 from planner.preview import UserGrant, user_access
 from planner.store import live_plan
@@ -21,6 +22,7 @@ class Preview:
     grid: dict[tuple[str, str], Reason]  # (cohort, feature) -> why it has access
     user: str | None = None
     user_result: dict[str, list[UserGrant]] | None = None  # feature -> the cohorts that give it to the user
+    gated: tuple[str, ...] = ()  # the names of the phases started by then that still wait for their gate
 
 
 def preview(*, database_url: str, key: str, at: datetime, user: str | None = None,
@@ -31,6 +33,9 @@ def preview(*, database_url: str, key: str, at: datetime, user: str | None = Non
         row, plan = live_plan(session, key)
         controls = load_controls(session, row.id)
     grid = access(plan, at=at, controls=controls)
+    gated = tuple(label(p) for p in plan.phases
+                  if gate_shut(p, control_of(controls, p.key)) and planned_start(p, controls) <= at)
     if not user:
-        return Preview(plan, at, grid)
-    return Preview(plan, at, grid, user, user_access(plan, User(user, properties or {}), at=at, controls=controls))
+        return Preview(plan, at, grid, gated=gated)
+    return Preview(plan, at, grid, user, user_access(plan, User(user, properties or {}), at=at, controls=controls),
+                   gated=gated)

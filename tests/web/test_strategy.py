@@ -57,3 +57,9 @@ def test_spent_budget_community_managers_and_a_held_training_are_edited_and_expo
     assert wave["trainings"][0]["held"] is True and wave["trainings"][0]["attendance"] == 24
     refused = lead.post(f"/plans/{KEY}/phases/wave-1", {**form, "spent": "-5"})
     assert refused.status_code == 422 and "must not be negative" in refused.text
+
+
+def test_the_preview_says_which_started_phases_wait_for_their_gate(lead, demo):
+    page = lead.get(f"/plans/{KEY}/preview?at=2026-12-08T10:00%2B01:00").text
+    assert "Wave 1 waits for its gate" in page
+    assert "waits for its gate" not in lead.get(f"/plans/{KEY}/preview?at=2026-12-01T10:00%2B01:00").text

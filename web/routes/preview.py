@@ -33,11 +33,12 @@ def preview(key: str, request: Request, _lead: Lead, database_url: DatabaseDep, 
     except InputInvalid as exc:
         errors[exc.field] = exc.message
     context = {"plan": None, "at_text": at or instant.isoformat(timespec="minutes"), "user": user.strip(),
-               "props": props, "errors": errors, "grid": None, "user_result": None}
+               "props": props, "errors": errors, "grid": None, "user_result": None, "gated": ()}
     if errors:
         context["plan"] = plans.get_plan(database_url=database_url, key=key)
     else:
         result = preview_at(database_url=database_url, key=key, at=instant, user=user.strip() or None,
                             properties=properties)
-        context.update(plan=result.plan, grid=result.grid, at=instant, user_result=result.user_result)
+        context.update(plan=result.plan, grid=result.grid, at=instant, user_result=result.user_result,
+                       gated=result.gated)
     return render(request, "preview.html", context, block="result", status=422 if errors else 200)
