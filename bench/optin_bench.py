@@ -259,8 +259,9 @@ COUNTERS = (("opt_in_push", ("plans_pushed", "segment_writes", "other_writes", "
 
 
 def health_of_all(base: str, workers: int, timeout: float = 30) -> dict:
-    """/health of every server process, its counters summed: each answer is one worker's, so ask on new
-    connections (the kernel hands them to the workers in turn) until every process has answered."""
+    """/health of every server process, on new connections (the kernel hands them to the workers in turn) until
+    every process has answered. Its counters are all workers' already (`counters_of`); a server from before that
+    gave each process's own, which are summed here."""
     seen: dict[int, dict] = {}
     deadline = time.monotonic() + timeout
     while len(seen) < workers:
@@ -269,9 +270,10 @@ def health_of_all(base: str, workers: int, timeout: float = 30) -> dict:
         with httpx.Client() as client:
             data = health(client, base)
         seen[data["process"]] = data
-    total = dict(next(iter(seen.values())))
-    for section, names in COUNTERS:
-        total[section] = {name: sum(d[section][name] for d in seen.values()) for name in names}
+    total = dict(max(seen.values(), key=lambda d: d.get("opt_in_writes", {}).get("joins", 0)))
+    if total.get("counters_of") != "all workers":
+        for section, names in COUNTERS:
+            total[section] = {name: sum(d[section][name] for d in seen.values()) for name in names}
     total["processes"] = sorted(seen)
     return total
 
@@ -299,6 +301,27 @@ def stop(server: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=10)
+
+
+def scraped_opt_ins(base: str, plan_key: str, scrapes: int = 6) -> dict:
+    """/metrics on new connections (so every worker answers some): the joins counted by all workers and the
+    members the database holds, as each scrape saw them. One sum, whichever worker answers."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    seen = []
+    for _ in range(scrapes):
+        text = httpx.get(f"{base}/metrics", timeout=30).text
+        found = {"joins_counted": 0.0, "members_gauge": None}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "planner_opt_ins_total" and sample.labels.get("outcome") == "member":
+                    found["joins_counted"] = sample.value
+                elif sample.name == "planner_opt_in_members" and sample.labels == {"plan": plan_key, "cohort": "pilot"}:
+                    found["members_gauge"] = sample.value
+        seen.append(found)
+    return {"scrapes": len(seen), "joins_counted": sorted({s["joins_counted"] for s in seen}),
+            "members_gauge": sorted({s["members_gauge"] for s in seen}, key=str),
+            "consistent": len({tuple(s.values()) for s in seen}) == 1}
 
 
 def membership_check(url: str, plan_key: str, expected: set[str]) -> dict:
@@ -438,7 +461,10 @@ def main() -> int:
     with (tempfile.TemporaryDirectory(prefix="optin-bench-") as tmp,
           bench_database(args.database, Path(tmp), key) as url):
         env = {**os.environ, "PLANNER_DATABASE_URL": url, "PLANNER_SESSION_SECRET": secrets.token_urlsafe(32),
-               "PLANNER_PUSH_INTERVAL": str(args.push_interval), "PLANNER_DEV_LOGIN": "false"}
+               "PLANNER_PUSH_INTERVAL": str(args.push_interval), "PLANNER_DEV_LOGIN": "false",
+               # plain http on loopback: a Secure session cookie (the default without the development sign-in)
+               # would never come back, and every join would fail its CSRF check (403)
+               "PLANNER_SECURE_COOKIES": "false"}
         plan_file = Path(tmp) / "plan.yaml"
         plan_file.write_text(bench_plan_yaml(key, capacity=max(5000, args.users)), encoding="utf-8")
         server = watcher = None
@@ -474,6 +500,7 @@ def main() -> int:
             # one push round more, so the writes of a round still running count too
             time.sleep(2 * args.push_interval + 1)
             after = health_of_all(base, args.workers)
+            scraped = scraped_opt_ins(base, key)
         except Exception as exc:  # noqa: BLE001 - clean up whatever was set up, then say what failed
             failed_setup = f"{type(exc).__name__}: {exc}"
         finally:
@@ -489,6 +516,10 @@ def main() -> int:
                                                      "wall": round(last_join - t0, 1)}
                 report["load_average_after"] = os.getloadavg()[0]
                 report["membership"] = membership_check(url, key, expected)
+                members = report["membership"]["statuses"].get("member", 0)
+                report["metrics"] = {**scraped, "members_stored": members,
+                                     "equal": scraped["consistent"] and scraped["joins_counted"] == [members]
+                                     and scraped["members_gauge"] == [members]}
                 report["pusher_full_syncs"] = pusher_syncs(url, key)
         finally:
             try:
