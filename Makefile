@@ -46,6 +46,10 @@ $(VENV_STAMP): pyproject.toml
 			echo "  or name it: make PYTHON=/path/to/python3.11 venv" >&2; \
 			exit 1; \
 		fi; \
+		if ! $(PYTHON) -c 'import ensurepip, venv; ensurepip.version()' >/dev/null 2>&1; then \
+			echo "error: $(PYTHON) ($$($(PYTHON) --version 2>&1)) has no venv/ensurepip, needed to create $(VENV); Debian/Ubuntu: apt-get install $$($(PYTHON) -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])')" >&2; \
+			exit 1; \
+		fi; \
 		echo "creating $(VENV) with $(PYTHON) ($$($(PYTHON) --version))"; \
 		rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); \
 	fi

