@@ -313,6 +313,11 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
     from services import logs
 
     config = settings()
+    problems = config.production_problems(bind_host=host)
+    if problems:  # PLANNER_ENV=production: one line per development setting, then no start
+        for problem in problems:
+            err.print(f"refused: {problem}", highlight=False, markup=False)
+        raise typer.Exit(78)  # EX_CONFIG
 
     if workers > 1 and not os.environ.get("PLANNER_SESSION_SECRET"):
         # the development sign-in makes up a secret per process: the workers must share one, or a session

@@ -22,9 +22,25 @@ def _unleash(name: str):
     return AliasChoices(f"UNLEASH_{name.upper()}", f"unleash_{name}")
 
 
+MIN_SECRET = 32
+WEAK_SECRETS = {"change-me", "changeme", "secret", "password", "development", "test"}
+LOOPBACK = {4: ipaddress.ip_network("127.0.0.0/8"), 6: ipaddress.ip_network("::1/128")}
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may be reached from elsewhere
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PLANNER_", env_file=".env", extra="ignore", populate_by_name=True)
 
+    # `production` refuses to start with development settings (see `production_problems`)
+    env: Literal["development", "production"] = "development"
     database_url: str = "sqlite:///planner.db"
 
     # Unleash: the API URL as the SDKs take it, an admin token for syncs, a backend token for runtime reads
@@ -46,6 +62,8 @@ class Settings(BaseSettings):
     session_secret: SecretStr = SecretStr("")
     # the session cookie only over HTTPS; unset: yes, unless the development sign-in is on (plain http)
     secure_cookies: bool | None = None
+    # production only: yes, the session cookie may go over plain http:// (a TLS-terminating proxy on this host)
+    insecure_cookies: bool = False
     # background work beside the app: the opt-in pusher, the flag reader, sync jobs (off in some tests)
     background: bool = True
     push_interval: float = 1.0  # seconds between pushes of opt-in changes to Unleash (coalescing window)
@@ -82,8 +100,35 @@ class Settings(BaseSettings):
             raise ValueError(f"must be at least twice PLANNER_SYNC_HEARTBEAT_SECONDS ({heartbeat})")
         return value
 
+    def production_problems(self, *, bind_host: str | None = None) -> list[str]:
+        """With PLANNER_ENV=production, each development setting the planner refuses, one line naming it;
+        `bind_host` is the address `planner serve` listens on."""
+        if self.env != "production":
+            return []
+        problems = []
+        if self.dev_login:
+            problems.append("PLANNER_DEV_LOGIN=true: the development sign-in lets anyone sign in as anyone; "
+                            "turn it off in production (sign-in comes from the SSO proxy)")
+        secret = self.session_secret.get_secret_value()
+        if len(secret) < MIN_SECRET or secret.lower() in WEAK_SECRETS or len(set(secret)) < 8:
+            problems.append(f"PLANNER_SESSION_SECRET is {'not set' if not secret else 'too weak'}: give it a random "
+                            f"string of at least {MIN_SECRET} characters, e.g. `python -c 'import secrets; "
+                            "print(secrets.token_urlsafe(32))'`")
+        if self.secure_cookies is False and not self.insecure_cookies:
+            problems.append("PLANNER_SECURE_COOKIES=false sends the session cookie over plain http://; set "
+                            "PLANNER_INSECURE_COOKIES=true if that is meant (a TLS proxy on this host)")
+        loopback_only = all(ipaddress.ip_network(net, strict=False).subnet_of(LOOPBACK[ipaddress.ip_network(
+            net, strict=False).version]) for net in self.trusted_proxies)
+        if bind_host is not None and loopback_only and not _is_loopback(bind_host):
+            problems.append(f"PLANNER_TRUSTED_PROXIES is loopback only while the planner listens on {bind_host}: "
+                            "name the address of the SSO proxy in front of it, e.g. [\"10.0.0.5/32\"]")
+        return problems
+
     def for_web(self) -> Settings:
         """These settings, checked for serving the web app: refuses what would make sessions unsafe."""
+        problems = self.production_problems()
+        if problems:
+            raise SettingsInvalid(problems[0])
         if self.session_secret.get_secret_value():
             return self
         if not self.dev_login:
