@@ -16,9 +16,10 @@ from pythonjsonlogger.json import JsonFormatter
 from planner import request_id
 
 TEXT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
-# libraries that log each HTTP request at INFO, URL and all (a webhook's URL may carry its receiver's secret)
-# (alembic: each readiness check of the schema would log two lines)
-QUIET = ("httpx", "httpcore", "urllib3", "apscheduler", "alembic")
+# at WARNING: libraries that log each HTTP request at INFO, URL and all (a webhook's URL may carry its receiver's
+# secret), the Unleash SDK (each poll, each metrics payload) and its scheduler, alembic (two lines per readiness
+# check of the schema)
+QUIET = ("httpx", "httpcore", "urllib3", "apscheduler", "UnleashClient", "alembic")
 _secrets: set[str] = set()
 
 
