@@ -24,7 +24,8 @@ help:
 	@echo "make unleash  start the private PostgreSQL and the real Unleash server; prints the env lines"
 	@echo "make stop     stop them again (data and tokens stay in .run/)"
 	@echo "make browser  make sure Chromium is there for the browser tests (as root: installs Debian's chromium)"
-	@echo "make test     run the tests against the running stack (PYTEST_ARGS='-k ...' to narrow)"
+	@echo "make test     run the tests against the running stack, then the database-touching ones again on"
+	@echo "              PostgreSQL (PYTEST_ARGS='-k ...' to narrow, PG_PASS= to skip the second pass)"
 	@echo "make run      set up, start Unleash, apply and sync the demo plan, serve the planner on :8000 and the"
 	@echo "              example intranet (pages behind the flags) on :8001"
 	@echo "make bench    the sync benchmark (200 features x 10 cohorts) against the running Unleash, with the"
@@ -94,9 +95,15 @@ browser:
 stop:
 	@if [ -x $(PY) ]; then $(DEVSTACK) down; else python3 scripts/devstack.py down; fi
 
+# The second pass runs the database-touching tests again on the private PostgreSQL (PLANNER_TEST_DB): the web
+# app, the CLI, opt-ins and the store. Tests that compare both databases in one run do so in the first pass.
+PG_PASS ?= tests/web tests/integration/test_cli.py tests/integration/test_optin.py tests/integration/test_optin_batch.py \
+	tests/integration/test_store.py
 test: venv assets browser
 	@$(DEVSTACK) up >/dev/null  # quiet: the env lines hold the stack's secrets
 	$(WITH_STACK_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
+	@if [ -n "$(strip $(PG_PASS))" ]; then echo "second pass, on PostgreSQL: $(PG_PASS)"; \
+		$(WITH_STACK_ENV) PLANNER_TEST_DB=postgresql $(VENV)/bin/pytest $(PG_PASS) $(PYTEST_ARGS); fi
 
 # The product with a real Unleash, the embedded SQLite database (./planner.db) and the demo plan.
 DEMO_PLAN := examples/intranet-rollout.yaml

@@ -1,7 +1,13 @@
-"""Shared fixtures: a migrated database per test (SQLite by default, PostgreSQL when configured)."""
+"""Shared fixtures: a migrated database per test (SQLite by default, PostgreSQL when configured); and at the
+end of the run, the secrets check: no log the run wrote holds a configured token or secret."""
 
+import logging
 import os
+import re
+import shutil
+import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -9,12 +15,28 @@ from sqlalchemy import create_engine, text
 from planner import migrate
 
 
+SECOND_PASS = os.environ.get("PLANNER_TEST_DB") == "postgresql"  # `make test`'s pass on PostgreSQL
+
+
 @pytest.fixture
-def database_url(tmp_path):
-    """A fresh, migrated SQLite database file."""
+def database_url(tmp_path, request):
+    """A fresh, migrated database: an SQLite file, or with PLANNER_TEST_DB=postgresql (the second pass of
+    `make test`) a database of its own on the private PostgreSQL cluster."""
+    if SECOND_PASS:
+        return request.getfixturevalue("postgres_url")
     url = f"sqlite:///{tmp_path / 'planner.db'}"
     migrate.upgrade(url)
     return url
+
+
+def pytest_collection_modifyitems(config, items):
+    """The PostgreSQL pass skips what only means something on SQLite (its file, its locking)."""
+    if not SECOND_PASS:
+        return
+    skip = pytest.mark.skip(reason="SQLite only: this pass runs on PostgreSQL")
+    for item in items:
+        if "sqlite_only" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture
@@ -68,3 +90,69 @@ def unleash_left_clean():
     with UnleashAdmin(os.environ["UNLEASH_URL"], os.environ["UNLEASH_ADMIN_TOKEN"]) as admin:
         if admin.health():
             remove_test_plans(admin)
+
+
+# -- the secrets check ------------------------------------------------------------------------------------------
+PLATFORM_TOKEN = re.compile(rb"rp_[A-Za-z0-9_-]{43}")  # any platform token (the tests make many)
+_LOGS: dict[str, Path] = {}
+
+
+def pytest_configure(config):
+    """Every log line of this process goes to a file too, and `planner serve` processes log into a folder."""
+    folder = Path(tempfile.mkdtemp(prefix="planner-test-logs-"))
+    os.environ["PLANNER_TEST_LOG_DIR"] = str(folder)
+    handler = logging.FileHandler(folder / "pytest-process.log", encoding="utf-8")
+    handler.setLevel(logging.DEBUG)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(min(root.level, logging.INFO))  # the planner's INFO lines (one per request, sync, round) too
+    _LOGS["folder"] = folder
+
+
+def _secrets() -> list[bytes]:
+    names = ("UNLEASH_ADMIN_TOKEN", "UNLEASH_CLIENT_TOKEN", "PLANNER_SESSION_SECRET")
+    return [os.environ[n].encode() for n in names if len(os.environ.get(n, "")) >= 12]
+
+
+def leaks(paths) -> list[str]:
+    """Where a configured token or secret, or any platform token, appears in the files `paths`."""
+    found = []
+    secrets_ = _secrets()
+    for path in paths:
+        try:
+            data = Path(path).read_bytes()
+        except OSError:
+            continue
+        for secret in secrets_:
+            if secret in data:
+                found.append(f"{path}: a configured secret ({secret[:4].decode()}…)")
+        match = PLATFORM_TOKEN.search(data)
+        if match:
+            found.append(f"{path}: a platform token ({match.group()[:6].decode()}…)")
+    return found
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The run's logs (this process's, every `planner serve` and the browser tests' servers, Unleash's) must
+    hold no configured admin token, client token or session secret, and no platform token."""
+    folder = _LOGS.get("folder")
+    if folder is None:
+        return
+    logging.shutdown()
+    paths = list(folder.glob("*.log"))
+    try:
+        paths += list(session.config._tmp_path_factory.getbasetemp().rglob("*.log"))
+    except Exception:  # noqa: BLE001 - no temporary folder made in this run
+        pass
+    paths += [p for p in (Path(".run") / "unleash.log",) if p.exists()]
+    found = leaks(paths)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if found:
+        if reporter:
+            reporter.write_line("SECRETS IN LOGS:\n  " + "\n  ".join(found), red=True)
+        session.exitstatus = 1
+    else:
+        if reporter:
+            reporter.write_line(f"secrets check: {len(paths)} log file(s) of this run, no token or secret in them")
+        shutil.rmtree(folder, ignore_errors=True)

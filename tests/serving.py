@@ -26,6 +26,8 @@ def planner_serve(env: dict[str, str], *, workers: int = 1,
     (a test that killed it itself is fine). Its controller is off unless `env` turns it on: a test of
     something else must not have plans synced behind its back. Its log (standard error) goes to `log`."""
     port = free_port()
+    if log is None and os.environ.get("PLANNER_TEST_LOG_DIR"):  # kept for the secrets check at the session's end
+        log = Path(os.environ["PLANNER_TEST_LOG_DIR"]) / f"serve-{port}-{time.monotonic_ns()}.log"
     with open(log, "wb") if log else open(os.devnull, "wb") as errors:
         server = subprocess.Popen([PLANNER, "serve", "--port", str(port), "--workers", str(workers)],
                                   env={**os.environ, "PLANNER_CONTROLLER": "false", **env}, stdout=subprocess.DEVNULL,

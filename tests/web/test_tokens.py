@@ -35,6 +35,7 @@ def database_bytes(database_url: str) -> bytes:
     return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))  # the file, its WAL and shm
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file itself
 def test_a_new_token_is_shown_once_and_only_its_hash_is_stored(lead, database_url):
     created = lead.post("/tokens", {"name": "collab-platform"})
     assert created.status_code == 200 and "not shown again" in created.text
