@@ -10,7 +10,7 @@ import typer
 
 from cli import common
 from planner.inputs import parse_instant
-from services import gates, kpis
+from services import dashboard, gates, kpis
 
 kpi_app = typer.Typer(help="KPIs: their values and verdicts; enter a manual KPI's value.", no_args_is_help=True)
 gate_app = typer.Typer(help="Gates: override a gated phase's verdict so that it starts.", no_args_is_help=True)
@@ -23,7 +23,7 @@ def list_kpis(plan: str) -> None:
     """Each KPI's verdict with the numbers behind it, and each gate's."""
     config = common.settings()
     with common.reported():
-        board = kpis.board(database_url=config.database_url, key=plan, charts=False)
+        board = dashboard.board(database_url=config.database_url, key=plan, charts=False)
     if not board.cards:
         common.out.print(f"plan '{plan}' has no KPIs yet")
         return

@@ -12,13 +12,13 @@ from planner.db import session_scope
 from planner.model import Goal, Phase, Plan, Training
 from planner.store import live_plan
 from planner.tables import CohortRow, MembershipRow
-from services import kpis, phases
+from services import dashboard, phases
 
 
 @dataclass(frozen=True)
 class GoalProgress:
     goal: Goal
-    cards: tuple[kpis.KpiCard, ...]  # its KPIs against their targets
+    cards: tuple[dashboard.KpiCard, ...]  # its KPIs against their targets
     groups: tuple[str, ...]  # the names of its target groups
 
     @property
@@ -31,10 +31,10 @@ class Report:
     plan: Plan
     at: datetime
     goals: list[GoalProgress] = field(default_factory=list)
-    unlinked: list[kpis.KpiCard] = field(default_factory=list)  # KPIs no goal names
+    unlinked: list[dashboard.KpiCard] = field(default_factory=list)  # KPIs no goal names
     phases: list[phases.PhaseView] = field(default_factory=list)
-    reach: list[kpis.CohortReach] = field(default_factory=list)
-    adoption: dict[str, kpis.KpiCard] = field(default_factory=dict)  # cohort key -> its share KPI
+    reach: list[dashboard.CohortReach] = field(default_factory=list)
+    adoption: dict[str, dashboard.KpiCard] = field(default_factory=dict)  # cohort key -> its share KPI
     budgets: list[strategy.Budget] = field(default_factory=list)
     planned: float = 0.0
     spent: float = 0.0
@@ -50,7 +50,7 @@ class Report:
 
 def report(*, database_url: str, key: str, now: datetime | None = None) -> Report:
     now = now or datetime.now(UTC)
-    board = kpis.board(database_url=database_url, key=key, now=now)
+    board = dashboard.board(database_url=database_url, key=key, now=now)
     plan = board.plan
     _plan, views = phases.phase_list(database_url=database_url, key=key, now=now)
     cards = {c.kpi.key: c for c in board.cards}

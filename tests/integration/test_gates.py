@@ -16,7 +16,7 @@ from planner.planfile import load_plan
 from planner.plans import apply_plan
 from planner.store import plan_row
 from planner.tables import AuditRow, WebhookDeliveryRow
-from services import approvals, gates, kpis, phases, webhooks
+from services import approvals, dashboard, gates, kpis, phases, webhooks
 from services.controller import Controller
 from services.sync import sync_plan
 from tests.integration.test_phases import granted, iso, sdk  # noqa: F401 - sdk is a fixture
@@ -105,7 +105,7 @@ def test_an_inconclusive_gate_keeps_its_phase_shut_at_its_start(database_url, ad
     wait_for(lambda: ("c-1", "blog") in granted(sdk, plan, p1 + timedelta(seconds=1)))  # the SDK has the plan
     assert HR not in granted(sdk, plan, p1 + timedelta(seconds=1))
     assert status(database_url, plan, "wave-1", p1 + timedelta(seconds=1)) is PhaseStatus.gated
-    (card,) = kpis.board(database_url=database_url, key=plan.key, now=now, charts=False).gates
+    (card,) = dashboard.board(database_url=database_url, key=plan.key, now=now, charts=False).gates
     assert card.verdict.verdicts[0].text.startswith("3 posts of 5 needed, ")
     assert card.verdict.verdicts[0].text.endswith("days left: inconclusive")
     # the lead is told once, not every round: the audit log and the webhooks (the outbox holds the event)

@@ -146,7 +146,7 @@ def test_the_controller_copies_what_the_sdk_served_into_an_unleash_kpi_and_its_g
     from planner.plans import apply_plan
     from planner.planfile import load_plan
     from planner.db import session_scope
-    from services import kpis
+    from services import dashboard
     from services.controller import Controller
     from services.sync import sync_plan
 
@@ -163,14 +163,14 @@ def test_the_controller_copies_what_the_sdk_served_into_an_unleash_kpi_and_its_g
     deadline = time.monotonic() + METRICS_DEADLINE
     while True:
         controller.control_plan(plan.key)
-        card = next(c for c in kpis.board(database_url=database_url, key=plan.key).cards)
+        card = next(c for c in dashboard.board(database_url=database_url, key=plan.key).cards)
         unleash_total = sum(h.yes for h in served_hours(admin, flag) if h.environment == ENV)
         if card.verdict.value is not None and card.verdict.value >= 40 and card.verdict.value == unleash_total:
             break
         assert time.monotonic() < deadline, f"the KPI shows {card.verdict.value}, Unleash {unleash_total}"
         time.sleep(0.5)
     assert card.verdict.outcome.value == "pass"
-    board = kpis.board(database_url=database_url, key=plan.key)
+    board = dashboard.board(database_url=database_url, key=plan.key)
     assert board.gates[0].opened == "passed"
     served = {name: yes for name, yes, _no in board.served}  # the adoption chart's served counts
     assert served == {"blog": int(card.verdict.value), "forum": 0}

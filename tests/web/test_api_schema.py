@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
@@ -22,6 +23,8 @@ from schemathesis.generation import GenerationMode
 from schemathesis.generation.meta import CoverageScenario, coverage_scenario
 
 from tests.web.conftest import sign_in
+
+pytestmark = pytest.mark.one_pass  # the API's answers against its schema do not depend on the database
 
 def no_internal_error(ctx, response, case) -> None:
     """No 500: an answer the planner did not mean. Its documented 502/503 (Unleash unreachable or not

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from planner.errors import InputInvalid, PhaseActionRefused
-from services import gates, kpis
+from services import dashboard, gates, kpis
 from services.report import report as management_report
 from web.auth import Lead, Platform, verify_csrf
 from views.charts import bars, line_chart
@@ -98,7 +98,7 @@ class Dashboard(BaseModel):
 @api.get("/kpis", response_model=Dashboard)
 def api_kpis(key: str, _lead: Lead, database_url: DatabaseDep):
     """Each KPI's value and verdict, and each gate's."""
-    board = kpis.board(database_url=database_url, key=key, charts=False)
+    board = dashboard.board(database_url=database_url, key=key, charts=False)
     return Dashboard(
         kpis=[KpiState(kpi=c.kpi.key, name=c.name, value=c.verdict.value, target=c.kpi.target,
                        verdict=c.verdict.outcome.value, why=c.verdict.text,
@@ -137,7 +137,7 @@ def api_override(key: str, phase: str, body: OverrideRequest, lead: Lead, databa
 
 def dashboard_context(database_url: str, key: str, **extra) -> dict[str, Any]:
     now = datetime.now(UTC)
-    board = kpis.board(database_url=database_url, key=key, now=now)
+    board = dashboard.board(database_url=database_url, key=key, now=now)
     charts = {}
     for i, card in enumerate(board.cards):
         target = card.verdict.target.number if card.verdict.target else None
@@ -163,7 +163,7 @@ def _dashboard(request: Request, database_url: str, key: str, *, status: int = 2
 
 
 @pages.get("/dashboard")
-def dashboard(key: str, request: Request, _lead: Lead, database_url: DatabaseDep):
+def dashboard_page(key: str, request: Request, _lead: Lead, database_url: DatabaseDep):
     return _dashboard(request, database_url, key)
 
 

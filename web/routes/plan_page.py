@@ -13,7 +13,7 @@ from planner.editing import KINDS, fingerprint
 from planner.errors import ApprovalPending, EditConflict, EditInvalid, UserListInvalid
 from planner.userlist import parse_user_list
 from planner.wording import readable
-from services import approvals, editing, kpis, phases, webhooks
+from services import approvals, dashboard, editing, phases, webhooks
 from web import forms
 from web.auth import Lead, csrf_token, identify, verify_csrf
 from web.deps import DatabaseDep
@@ -47,7 +47,7 @@ def page_context(database_url: str, key: str, **extra) -> dict[str, Any]:
 
 def _measures(database_url: str, key: str, now: datetime) -> dict[str, Any]:
     """Each gate beside its phase and each KPI's verdict beside it in the KPI list (the KPI page has the rest)."""
-    board = kpis.board(database_url=database_url, key=key, now=now, charts=False)
+    board = dashboard.board(database_url=database_url, key=key, now=now, charts=False)
     return {"gate_cards": {g.phase: g for g in board.gates}, "kpi_cards": {c.kpi.key: c for c in board.cards}}
 
 
