@@ -30,17 +30,21 @@ def database_url(tmp_path, request):
 
 
 def pytest_collection_modifyitems(config, items):
-    """The PostgreSQL pass skips what only means something on SQLite (its file, its locking), and what does
-    not touch the database's kind at all (the API schema checks)."""
+    """The PostgreSQL pass skips what only means something on SQLite (its file, its locking), what does not
+    depend on the database at all (the API schema checks), and what already ran on PostgreSQL in the first
+    pass (tests that ask for both databases, or for PostgreSQL, themselves)."""
     if not SECOND_PASS:
         return
     sqlite = pytest.mark.skip(reason="SQLite only: this pass runs on PostgreSQL")
     once = pytest.mark.skip(reason="the same on any database: the first pass ran it")
+    ran = pytest.mark.skip(reason="asks for PostgreSQL itself: it ran on it in the first pass")
     for item in items:
         if "sqlite_only" in item.keywords:
             item.add_marker(sqlite)
         elif "one_pass" in item.keywords:
             item.add_marker(once)
+        elif {"each_database_url", "postgres_url"} & set(item.fixturenames):
+            item.add_marker(ran)
 
 
 @pytest.fixture
