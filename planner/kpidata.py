@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
@@ -72,10 +72,6 @@ def store_served(session: Session, hours) -> int:
         changed += 1
     session.flush()
     return changed
-
-
-def forget_events(session: Session, plan_id: int) -> None:
-    session.execute(delete(KpiEventRow).where(KpiEventRow.plan_id == plan_id))
 
 
 def _members(session: Session, plan_id: int, plan: Plan, cohort_key: str):
