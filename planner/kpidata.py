@@ -140,7 +140,8 @@ def daily(session: Session, plan_id: int, plan: Plan, kpi: Kpi, win: Window, *, 
     cumulative, so the last point is `observe` itself. A share counts today's members on every day."""
     end = min(now, win.end)
     first = win.start or _first_data(session, plan_id, plan, kpi) or end
-    days = [first.astimezone(UTC).date() + timedelta(days=i) for i in range((end.date() - first.date()).days + 1)]
+    first_day, last_day = first.astimezone(UTC).date(), end.astimezone(UTC).date()  # days in UTC, as the buckets
+    days = [first_day + timedelta(days=i) for i in range((last_day - first_day).days + 1)]
     if not days or len(days) > 400:
         days = days[-400:]
     per_day: dict[date, list[float]] = defaultdict(lambda: [0, 0, 0.0, 0.0])  # count, new users, sum, sum sq
