@@ -96,9 +96,9 @@ stop:
 	@if [ -x $(PY) ]; then $(DEVSTACK) down; else python3 scripts/devstack.py down; fi
 
 # The second pass runs the database-touching tests again on the private PostgreSQL (PLANNER_TEST_DB): the web
-# app, the CLI, opt-ins and the store. Tests that compare both databases in one run do so in the first pass.
+# app, the CLI, opt-ins and their pusher, and the store. Tests that compare both databases in one run do so in the first pass.
 PG_PASS ?= tests/web tests/integration/test_cli.py tests/integration/test_optin.py tests/integration/test_optin_batch.py \
-	tests/integration/test_store.py
+	tests/integration/test_optin_push.py tests/integration/test_store.py
 test: venv assets browser
 	@$(DEVSTACK) up >/dev/null  # quiet: the env lines hold the stack's secrets
 	$(WITH_STACK_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
