@@ -74,6 +74,17 @@ def line_chart(uid: str, heading: str, summary: str, points: list[tuple[date, fl
     return svg(uid, width, height, heading, summary, "".join(out), cls="chart")
 
 
+def kpi_chart(card, uid: str, *, width: int = 560, height: int = 170) -> Markup:
+    """A KPI card's value day by day (services.dashboard.KpiCard) against its target, with its confidence band
+    and, when a gate waits for it, the end of its window."""
+    win = card.verdict.window
+    points = [(s.day, s.value, s.bounds.lower if s.bounds else None, s.bounds.upper if s.bounds else None)
+              for s in card.series]
+    return line_chart(uid, f"{card.name} over time", card.verdict.text, points,
+                      target=card.verdict.target.number if card.verdict.target else None, percent=card.percent,
+                      end=win.end.date() if win and win.decides else None, width=width, height=height)
+
+
 def bars(uid: str, heading: str, rows: list[tuple[str, int, int]], *, first: str, second: str,
          width: int = 560) -> Markup:
     """One row per item: a bar of `first` and, stacked after it, `second` (e.g. members and waiting)."""

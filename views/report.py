@@ -10,7 +10,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from services.report import Report
-from views.charts import line_chart
+from views.charts import kpi_chart
 
 HERE = Path(__file__).parent
 CSS = (HERE / "templates" / "report.css").read_text(encoding="utf-8")
@@ -22,18 +22,9 @@ def style_hash() -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode() + "'"
 
 
-def _chart(card, uid: str):
-    target = card.verdict.target.number if card.verdict.target else None
-    end = card.verdict.window.end.date() if card.verdict.window and card.decides != "now" else None
-    points = [(s.day, s.value, s.bounds.lower if s.bounds else None, s.bounds.upper if s.bounds else None)
-              for s in card.series]
-    return line_chart(uid, f"{card.name} over time", card.verdict.text, points, target=target, percent=card.percent,
-                      end=end, width=320, height=96)
-
-
 def render_report(report: Report, *, back_link: str | None = None) -> str:
     charts = {}
     for i, card in enumerate([c for g in report.goals for c in g.cards] + report.unlinked):
-        charts.setdefault(card.kpi.key, _chart(card, f"r{i}"))
+        charts.setdefault(card.kpi.key, kpi_chart(card, f"r{i}", width=320, height=96))
     return _env.get_template("report.html").render(r=report, plan=report.plan, charts=charts, css=CSS,
                                                    back_link=back_link)

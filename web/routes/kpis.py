@@ -14,7 +14,7 @@ from planner.errors import InputInvalid, PhaseActionRefused
 from services import dashboard, gates, kpis
 from services.report import report as management_report
 from web.auth import Lead, Platform, verify_csrf
-from views.charts import bars, line_chart
+from views.charts import bars, kpi_chart, line_chart
 from views.report import render_report, style_hash
 from web.deps import AdminDep, DatabaseDep
 from web.openapi import ERRORS
@@ -138,14 +138,7 @@ def api_override(key: str, phase: str, body: OverrideRequest, lead: Lead, databa
 def dashboard_context(database_url: str, key: str, **extra) -> dict[str, Any]:
     now = datetime.now(UTC)
     board = dashboard.board(database_url=database_url, key=key, now=now)
-    charts = {}
-    for i, card in enumerate(board.cards):
-        target = card.verdict.target.number if card.verdict.target else None
-        end = card.verdict.window.end.date() if card.verdict.window and card.decides != "now" else None
-        points = [(s.day, s.value, s.bounds.lower if s.bounds else None, s.bounds.upper if s.bounds else None)
-                  for s in card.series]
-        charts[card.kpi.key] = line_chart(f"kpi-{i}", f"{card.name} over time", card.verdict.text, points,
-                                          target=target, percent=card.percent, end=end)
+    charts = {card.kpi.key: kpi_chart(card, f"kpi-{i}") for i, card in enumerate(board.cards)}
     reach = bars("reach", "Members and waitlist per opt-in cohort",
                  [(r.name, r.members, r.waiting) for r in board.reach], first="members", second="waiting")
     joins = {r.key: line_chart(f"joins-{r.key}", f"Opt-ins to {r.name} over time",
