@@ -121,17 +121,16 @@ def override(*, database_url: str, admin, key: str, phase: str, actor: str, reas
     with session_scope(database_url, serial=True) as session:
         row, plan = live_plan(session, key)
         controls = load_controls(session, row.id)
-        opened = open_gate(plan, controls, phase, at=now, how="overridden", actor=actor, reason=reason)
-        name = label(plan.phase(phase))
+        # refused now (no gate, open already, no reason), before anything is asked of a second lead
+        opened = open_gate(plan, controls, phase, at=now, how="overridden", actor=actor,
+                           reason=f"{reason} (approved by {approved_by})" if approved_by else reason)
         if plan.four_eyes and approved_by is None:
             asked = approvals.request(session, plan_row=row, kind="override", phase=phase, reason=reason,
-                                      actor=actor, summary=f"override {name}'s gate: {reason}")
+                                      actor=actor, summary=f"override {label(plan.phase(phase))}'s gate: {reason}")
             return OverrideOutcome(plan.key, phase, pending=asked.id)
         verdict_now = verdicts(session, row.id, plan, controls, now=now)[phase]
         why = f"{reason} (the verdict was {verdict_now.outcome.value}"
         why += f", approved by {approved_by})" if approved_by else ")"
-        opened = open_gate(plan, controls, phase, at=now, how="overridden", actor=actor,
-                           reason=f"{reason} (approved by {approved_by})" if approved_by else reason)
         save_controls(session, row.id, opened)
         _opened_entry(session, row.id, plan, phase, opened, now=now, by=actor, why=why, overridden=True)
         written = written_phases(previous_fingerprints(session, row.id), plan)
