@@ -7,6 +7,7 @@ import re
 import shutil
 import tempfile
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,9 +48,10 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(ran)
 
 
-@pytest.fixture
-def postgres_url():
-    """A fresh, migrated PostgreSQL database on the private test cluster (`make unleash` starts it)."""
+@contextmanager
+def fresh_postgres(*, migrated: bool = True):
+    """A database of its own on the private test cluster (`make unleash` starts it), migrated or empty, dropped
+    afterwards."""
     base = os.environ.get("PLANNER_TEST_DATABASE_URL")
     if not base:
         if os.environ.get("CI") == "true":
@@ -60,15 +62,25 @@ def postgres_url():
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = base.rsplit("/", 1)[0] + f"/{name}"
-    migrate.upgrade(url)
-    yield url
-    from planner.db import engine_for
+    if migrated:
+        migrate.upgrade(url)
+    try:
+        yield url
+    finally:
+        from planner.db import engine_for
 
-    engine_for(url).dispose()
-    engine_for.cache_clear()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+        engine_for(url).dispose()
+        engine_for.cache_clear()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh, migrated PostgreSQL database on the private test cluster."""
+    with fresh_postgres() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -4,9 +4,6 @@ the newest survive the newest one."""
 
 from __future__ import annotations
 
-import os
-import uuid
-
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -19,6 +16,7 @@ from planner import migrate
 from planner.db import engine_for
 from planner.store import load_plan
 from planner.db import session_scope
+from tests.conftest import fresh_postgres
 
 pytestmark = pytest.mark.integration
 
@@ -29,20 +27,8 @@ def empty_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    base = os.environ.get("PLANNER_TEST_DATABASE_URL")
-    if not base:
-        pytest.skip("PLANNER_TEST_DATABASE_URL is not set (run `make unleash`)")
-    name = f"m_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.rsplit("/", 1)[0] + f"/{name}"
-    yield url
-    engine_for(url).dispose()
-    engine_for.cache_clear()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_postgres(migrated=False) as url:
+        yield url
 
 
 def revisions() -> list[str]:
