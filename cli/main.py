@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Column, Table
+from typer.core import TyperGroup
 
 from cli.approval import approval_app
 from cli.common import database_url, err, fail, out, reported, settings
@@ -23,8 +24,18 @@ from services import bootstrap as bootstraps
 from services import plans, tokens
 from services.preview import preview as preview_at
 
+
+class PlannerGroup(TyperGroup):
+    """Keeps the words after `planner` in ctx.meta before the callback runs (Click hands the callback none), so
+    the database check can leave `--help` and a bare command group alone."""
+
+    def invoke(self, ctx: typer.Context):
+        ctx.meta["planner.words"] = [*getattr(ctx, "_protected_args", ()), *ctx.args]
+        return super().invoke(ctx)
+
+
 app = typer.Typer(help="The rollout planner: plans in, flags out.", no_args_is_help=True, add_completion=False,
-                  pretty_exceptions_show_locals=False)
+                  pretty_exceptions_show_locals=False, cls=PlannerGroup)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 plan_app = typer.Typer(help="Plans: apply a plan file, export, list.", no_args_is_help=True)
 token_app = typer.Typer(help="Platform API tokens: create (shown once), list, revoke.", no_args_is_help=True)
@@ -51,12 +62,17 @@ def check_database(ctx: typer.Context) -> None:
         from services import logs
 
         logs.configure("json")
-    if ctx.invoked_subcommand in NEEDS_NO_DATABASE:
+    if ctx.invoked_subcommand in NEEDS_NO_DATABASE or only_help(ctx):
         return
     from sqlalchemy.engine import make_url
 
     url = database_url()
-    shown = make_url(url).render_as_string(hide_password=True)
+    parsed = make_url(url)
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
+            and not Path(parsed.database).exists():
+        raise fail(f"there is no database at {parsed.database} yet; run `planner db upgrade` to create it "
+                   "(or set PLANNER_DATABASE_URL)")
     try:
         current = migrate.current(url)
     except Exception as exc:  # noqa: BLE001 - any failure to reach the database is reported the same way
@@ -64,6 +80,15 @@ def check_database(ctx: typer.Context) -> None:
     if current != migrate.head():
         raise fail(f"the database {shown} is not set up for this planner (revision {current or 'none'}); "
                    "run `planner db upgrade`")
+
+
+def only_help(ctx: typer.Context) -> bool:
+    """`planner CMD ... --help`, or a command group named alone (it prints its commands): nothing is run."""
+    words = ctx.meta.get("planner.words", [])
+    if "--help" in words:
+        return True
+    command = ctx.command.get_command(ctx, ctx.invoked_subcommand) if ctx.invoked_subcommand else None
+    return hasattr(command, "list_commands") and len(words) == 1  # a group (Typer has its own Click)
 
 
 @db_app.command("upgrade")

@@ -112,6 +112,17 @@ def test_a_database_that_is_not_set_up_gets_advice_not_a_traceback(tmp_path, mon
     assert "check PLANNER_DATABASE_URL" in unreachable.output
 
 
+def test_help_needs_no_database_and_a_missing_one_is_not_created(tmp_path, monkeypatch):
+    database = tmp_path / "planner.db"
+    monkeypatch.setenv("PLANNER_DATABASE_URL", f"sqlite:///{database}")
+    for words in (["--help"], ["phase", "--help"], ["phase"], ["phase", "hold", "--help"], ["kpi"], ["plan", "apply", "--help"]):
+        result = run(*words)
+        assert "Usage: " in result.output and "error:" not in result.output, (words, result.output)
+    missing = run("plan", "list")
+    assert missing.exit_code == 1 and f"there is no database at {database} yet" in missing.output
+    assert "planner db upgrade" in missing.output and not database.exists()  # asking made no empty file
+
+
 def test_serve_with_two_workers_shares_sessions_between_them(tmp_path):
     """`planner serve --workers 2`: both processes answer, and a development sign-in made by one is good in
     the other (they share one session secret, made up by the parent)."""
