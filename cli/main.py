@@ -223,14 +223,18 @@ def preview(plan: str,
         for cohort in spec.cohorts:
             table.add_row(cohort.key, *["yes" if (cohort.key, f.key) in grants else "·" for f in spec.features])
         out.print(table)
-        return
-    if not result.user_result:
+    elif not result.user_result:
         out.print(f"user '{user}' gets no feature of '{spec.key}' at {instant.isoformat()}")
-        return
-    out.print(f"user '{user}' at {instant.isoformat()}:")
-    for feature, grants_for in result.user_result.items():
-        reasons = "; ".join(f"cohort '{g.cohort}' ({g.reason.describe()})" for g in grants_for)
-        out.print(f"  {feature}: {reasons}", highlight=False, markup=False)
+    else:
+        out.print(f"user '{user}' at {instant.isoformat()}:")
+        for feature, grants_for in result.user_result.items():
+            reasons = "; ".join(f"cohort “{spec.cohort(g.cohort).name or g.cohort}” ({g.reason.describe(spec)})"
+                                for g in grants_for)
+            out.print(f"  {spec.feature(feature).name or feature}: {reasons}", highlight=False, markup=False)
+    if result.gated:
+        waits = "waits for its gate" if len(result.gated) == 1 else "wait for their gates"
+        out.print(f"note: {', '.join(result.gated)} {waits}: what they give is not shown until a gate passes or a "
+                  f"lead overrides it (`planner kpi list {spec.key}`)", highlight=False, markup=False)
 
 
 @app.command()

@@ -32,16 +32,20 @@ class Reason:
         reached = [percent for instant, percent in self.steps if max(instant, self.starts) <= at]
         return reached[-1] if reached else None
 
-    def describe(self) -> str:
+    def describe(self, plan: Plan | None = None) -> str:
+        """In words; with the plan, phases by their names (“Wave 1”), else by key ('wave-1', the API's)."""
+        def phase(key: str) -> str:
+            return f"“{plan.phase(key).name or key}”" if plan is not None else f"'{key}'"
+
         if self.preview:
-            return f"preview granted by phase '{self.enabled_by}'"
+            return f"preview granted by phase {phase(self.enabled_by)}"
         ramp = ""
         if self.steps:
             ramp = " (in steps: " + ", ".join(f"{p} % from {max(at, self.starts).strftime('%d %b %Y %H:%M')} UTC"
                                              for at, p in self.steps) + ")"
         if self.admitted_by == self.enabled_by:
-            return f"phase '{self.admitted_by}'{ramp}"
-        return f"admitted by phase '{self.admitted_by}'{ramp}, feature enabled by phase '{self.enabled_by}'"
+            return f"phase {phase(self.admitted_by)}{ramp}"
+        return f"admitted by phase {phase(self.admitted_by)}{ramp}, feature enabled by phase {phase(self.enabled_by)}"
 
     def since_for(self, in_share) -> datetime | None:
         """When a user gets access: `starts`, or with a ramp the first step whose share holds them

@@ -98,7 +98,7 @@ def test_a_lead_plans_previews_and_syncs_a_rollout(page: Page, live_server):
     page.get_by_role("button", name="Preview").click()
     result = page.locator("#preview-result")
     expect(result).to_contain_text("u-7")
-    expect(result).to_contain_text(f"{wiki} — cohort “hr” (phase 'wave-1')")
+    expect(result).to_contain_text("Company wiki — cohort “HR” (phase “Wave 1”)")  # names, not keys
     assert "at=2030-02-03" in page.url  # the preview has its own URL
     screenshot(page, "preview")
 

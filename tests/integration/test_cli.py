@@ -62,8 +62,16 @@ def test_preview_of_a_user_says_which_features_and_why(cli_env):
     result = run("preview", "intranet-rollout", "--at", "2026-12-08T10:00+01:00", "--user", "u-7",
                  "--prop", "department=HR")
     assert result.exit_code == 0
-    assert "wiki: cohort 'hr' (admitted by phase 'wave-1', feature enabled by phase 'pilot')" in result.output
-    assert "communities" not in result.output
+    assert "Wiki: cohort “HR” (admitted by phase “Wave 1”, feature enabled by phase “Pilot”)" in result.output
+    assert "Communities" not in result.output and "gate" not in result.output
+
+
+def test_preview_says_which_phases_wait_for_their_gate(cli_env):
+    run("plan", "apply", str(DEMO))
+    result = run("preview", "intranet-rollout", "--at", "2026-12-08T10:00+01:00", "--user", "u-7",
+                 "--prop", "department=HR")
+    assert result.exit_code == 0 and "user 'u-7' gets no feature" in result.output
+    assert "note: Wave 1 waits for its gate" in result.output and "planner kpi list intranet-rollout" in result.output
     naive = run("preview", "intranet-rollout", "--at", "2026-12-08T10:00")
     assert naive.exit_code != 0 and "needs a timezone" in naive.output
 

@@ -38,9 +38,11 @@ def test_a_gated_phase_gives_nothing_until_its_gate_passes():
 
 
 def test_wave_one_admits_hr_to_earlier_features_and_widens_the_preview():
-    got = access(demo_plan(), at=at("2026-12-07T08:00:00+01:00"), controls=gates_passed(demo_plan()))
+    plan = demo_plan()
+    got = access(plan, at=at("2026-12-07T08:00:00+01:00"), controls=gates_passed(plan))
     assert ("hr", "wiki") in got and ("hr", "microblog") in got and ("pilot", "microblog") in got
     assert got[("hr", "wiki")].describe() == "admitted by phase 'wave-1', feature enabled by phase 'pilot'"
+    assert got[("hr", "wiki")].describe(plan) == "admitted by phase “Wave 1”, feature enabled by phase “Pilot”"
     assert got[("champions", "microblog")].preview  # the earlier preview stays the reason
     assert ("all", "wiki") not in got
 

@@ -107,4 +107,12 @@ def test_my_features_explains_now_and_coming(app, demo, database_url):
     page = hr.get("/me/features").text
     assert "Now" in page and "Coming" in page
     assert "Communities" in page.split("<h2>Coming</h2>")[1]  # 'general' starts Feb 2027
-    assert "cohort &#39;hr&#39;" in page
+    assert "cohort “HR”" in page and "gate" not in page.split("<h2>Coming</h2>")[1]
+
+
+def test_my_features_says_what_waits_for_a_gate(app, demo):
+    hr = sign_in(app, "hr-2", "member")
+    hr.client.post("/login", data={"user": "hr-2", "role": "member", "department": "HR", "csrf_token": hr.csrf})
+    coming = hr.get("/me/features").text.split("<h2>Coming</h2>")[1]
+    microblog = coming.split("<strong>Microblog</strong>")[1].split("</li>")[0]
+    assert "Wave 1&#39;s gate opens" in microblog and "07 Dec 2026" in microblog

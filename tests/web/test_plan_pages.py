@@ -148,7 +148,7 @@ def test_create_import_and_export_plans(lead, database_url):
 def test_preview_for_a_user_says_what_and_why(lead, demo, database_url):
     open_gates(database_url, demo.key)
     page = lead.get("/plans/intranet-rollout/preview?at=2026-12-08T10:00%2B01:00&user=u-7&props=department%3DHR").text
-    assert "cohort “hr” (admitted by phase &#39;wave-1&#39;, feature enabled by phase &#39;pilot&#39;)" in page
+    assert "<strong>Wiki</strong> — cohort “HR” (admitted by phase “Wave 1”, feature enabled by phase “Pilot”)" in page
     bad = lead.get("/plans/intranet-rollout/preview?at=tomorrow", htmx=True)
     assert bad.status_code == 422 and "is not a date and time" in bad.text
 
