@@ -8,8 +8,11 @@ from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
+
+
+CONNECT_TIMEOUT = 5  # seconds to open a PostgreSQL connection
 
 
 @lru_cache(maxsize=8)
@@ -35,7 +38,12 @@ def engine_for(url: str) -> Engine:
         return engine
     # the web server runs up to 40 request threads, the opt-in writer and the pusher: keep enough
     # connections open that a burst does not open (and then close) new ones, a new backend each time
-    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=30)
+    # a server that takes the connection and never answers (a host gone, a firewall dropping packets) would
+    # hold a request, or a /readyz probe, for as long as TCP tries: give up after CONNECT_TIMEOUT, unless the
+    # URL sets its own (`?connect_timeout=`)
+    given = "connect_timeout" in make_url(url).query
+    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=30,
+                         connect_args={} if given else {"connect_timeout": CONNECT_TIMEOUT})
 
 
 def open_pool(url: str) -> None:

@@ -5,6 +5,8 @@ over the workers of a real `planner serve`: tests/integration/test_serve_observa
 from __future__ import annotations
 
 import re
+import socket
+import threading
 
 import httpx
 import pytest
@@ -14,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from flags.admin import UnleashAdmin
 from planner import migrate
-from planner.db import session_scope
+from planner.db import engine_for, session_scope
 from planner.plans import apply_plan
 from planner.store import live_plan
 from planner.tables import PhaseControlRow
@@ -65,6 +67,22 @@ def test_not_ready_without_an_admin_token(database_url):
     response = TestClient(make_app(database_url, unleash_admin_token="")).get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["unleash"] == "not configured: UNLEASH_ADMIN_TOKEN is not set"
+
+
+def test_not_ready_soon_when_the_database_takes_the_connection_and_never_answers():
+    silent = socket.create_server(("127.0.0.1", 0))  # the kernel completes the handshake; nobody ever speaks
+    url = f"postgresql+psycopg://planner:secret-pw@127.0.0.1:{silent.getsockname()[1]}/planner"
+    answers = []
+    probe = threading.Thread(target=lambda: answers.append(TestClient(make_app(url)).get("/readyz")), daemon=True)
+    try:
+        probe.start()
+        probe.join(timeout=30)  # without a connect timeout it waits as long as the server stays silent
+        assert answers, "/readyz did not answer while the database was silent"
+        assert answers[0].status_code == 503 and answers[0].json()["checks"]["database"].startswith("unreachable")
+        assert "secret-pw" not in answers[0].text
+    finally:
+        silent.close()
+        engine_for(url).dispose()
 
 
 def test_not_ready_while_the_database_is_behind_the_schema(tmp_path):
