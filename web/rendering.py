@@ -24,7 +24,16 @@ def _local_input(value: datetime | None) -> str:
     return value.isoformat(timespec="minutes") if value else ""
 
 
+def _zone(value: datetime | None) -> str:
+    """The zone an instant is shown in: "UTC", or its offset ("UTC+01:00"); a naive one is UTC (the database's)."""
+    if value is None:
+        return ""
+    offset = value.strftime("%z")
+    return "UTC" if not offset or offset == "+0000" else f"UTC{offset[:3]}:{offset[3:]}"
+
+
 templates.env.filters["when"] = _when
+templates.env.filters["zone"] = _zone
 templates.env.filters["iso_minutes"] = _local_input
 templates.env.filters["shown"] = shown
 
