@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from planner.confidence import ALPHA, Bounds, mean_bounds, share_bounds
 from planner.errors import PlanError
-from planner.model import Aggregation, CohortKind, Kpi, KpiSource, Plan, parse_delay
+from planner.model import DELAY, Aggregation, CohortKind, Kpi, KpiSource, Plan, parse_delay
 
 TARGET = re.compile(r"^\s*(>=|<=|>|<|==)\s*(-?\d+(?:\.\d+)?)\s*(%?)\s*$")
 SINCE = re.compile(r"^\s*since\s+(\S+)\s*$")
@@ -159,6 +159,21 @@ def window(kpi: Kpi, plan: Plan, *, end: datetime, starts: dict[str, datetime], 
         return Window(min(start, end) if start else end, end, decides)
     delay = parse_delay(text)
     return Window(end - delay if delay else None, end, decides)
+
+
+def window_words(kpi: Kpi, plan: Plan) -> str:
+    """The window as a lead reads it: "since Pilot's start", "the last 14 days", "all the data"."""
+    text = kpi.window.strip()
+    since = SINCE.match(text)
+    if since:
+        key = since.group(1)
+        phase = next((p for p in plan.phases if p.key == key), None)
+        return f"since {(phase.name or phase.key) if phase else key}'s start"
+    delay = DELAY.match(text)
+    if delay is None:
+        return "all the data"
+    count, unit = int(delay.group(1)), {"m": "minute", "h": "hour", "d": "day", "w": "week"}[delay.group(2)]
+    return f"the last {unit}" if count == 1 else f"the last {count} {unit}s"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from sqlmodel import Session, func, select
 from planner.confidence import Bounds, mean_bounds, share_bounds
 from planner.db import session_scope
 from planner.kpidata import Point, daily, entered_values, observe
-from planner.kpis import GateVerdict, Verdict, verdict, window
+from planner.kpis import GateVerdict, Verdict, verdict, window, window_words
 from planner.lifecycle import control_of, effective_start, label, planned_start
 from planner.model import Aggregation, CohortKind, Kpi, KpiSource, Plan
 from planner.phasecontrol import load_controls
@@ -36,6 +36,7 @@ class KpiCard:
     feeds: tuple[str, ...]  # the names of the phases whose gate it is part of
     series: tuple[Sample, ...]
     entered: tuple[KpiValueRow, ...] = ()
+    window: str = ""  # in words: "since Pilot's start", "the last 14 days", "all the data"
 
     @property
     def name(self) -> str:
@@ -123,7 +124,7 @@ def board(*, database_url: str, key: str, now: datetime | None = None, charts: b
             series = tuple(_sample(kpi, p) for p in daily(session, row.id, plan, kpi, win, now=now)) if charts else ()
             entered = tuple(entered_values(session, row.id, kpi.key)) if kpi.source is KpiSource.manual else ()
             result.cards.append(KpiCard(kpi, current, f"{label(deciding)}'s start" if deciding else "now",
-                                        tuple(label(p) for p in gated), series, entered))
+                                        tuple(label(p) for p in gated), series, entered, window_words(kpi, plan)))
         result.gates = _gate_cards(plan, controls, judged, now)
         result.reach = _reach(session, row.id, plan) if charts else []
         result.served, result.served_since = _served(session, plan) if charts else ([], None)

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import HTTPException, Request
 from jinja2_fragments.fastapi import Jinja2Blocks
 
+from planner.kpis import window_words
 from planner.userids import problem, shown
 from web.auth import csrf_token, identify
 
@@ -34,6 +35,7 @@ def _zone(value: datetime | None) -> str:
 
 templates.env.filters["when"] = _when
 templates.env.filters["zone"] = _zone
+templates.env.globals["window_words"] = window_words
 templates.env.filters["iso_minutes"] = _local_input
 templates.env.filters["shown"] = shown
 

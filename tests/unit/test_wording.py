@@ -20,3 +20,16 @@ def test_references_in_a_message_name_the_item_and_show_the_instant_as_the_page_
     assert readable(error, DOC, with_field=False) == "must be after the start of Pilot (07 Dec 2026 08:00)"
     assert readable(PlanError("cohorts[0].rules[1].values", "NUM_GT compares with exactly one value, got 2"), DOC) \
         == "Values of rule 2 of cohort HR: NUM_GT compares with exactly one value, got 2"
+
+
+def test_a_kpi_window_in_words():
+    from planner.kpis import window_words
+    from tests.plans import demo_plan
+
+    plan = demo_plan()
+    kpi = plan.kpis[0]
+    words = {text: window_words(kpi.model_copy(update={"window": text}), plan)
+             for text in ("since pilot", "since gone", "14d", "2w", "1d", "36h", "90m", "")}
+    assert words == {"since pilot": "since Pilot's start", "since gone": "since gone's start",
+                     "14d": "the last 14 days", "2w": "the last 2 weeks", "1d": "the last day",
+                     "36h": "the last 36 hours", "90m": "the last 90 minutes", "": "all the data"}

@@ -187,5 +187,6 @@ def test_a_ramp_is_written_in_the_phase_form_in_words_and_shown_back(lead, demo,
 def test_instants_are_shown_in_the_zone_they_were_planned_in_and_say_which(lead, demo):
     dashboard = lead.get("/plans/intranet-rollout/dashboard").text  # Wave 1: 2026-12-07T08:00+01:00
     assert "starts 07 Dec 2026 08:00 UTC+01:00" in dashboard and "08:00 UTC<" not in dashboard
+    assert "window since Pilot&#39;s start, up to Wave 1&#39;s start" in dashboard  # names, not "since pilot"
     plan = lead.get("/plans/intranet-rollout").text
     assert "07 Dec 2026, 08:00 <span class=\"muted\">(UTC+01:00)</span>" in plan
