@@ -190,3 +190,10 @@ def test_instants_are_shown_in_the_zone_they_were_planned_in_and_say_which(lead,
     assert "window since Pilot&#39;s start, up to Wave 1&#39;s start" in dashboard  # names, not "since pilot"
     plan = lead.get("/plans/intranet-rollout").text
     assert "07 Dec 2026, 08:00 <span class=\"muted\">(UTC+01:00)</span>" in plan
+
+    assert "Interests: new ways of working; shape the platform" in plan
+    for path in ("/plans", "/plans/intranet-rollout", "/plans/intranet-rollout/dashboard",
+                 "/plans/intranet-rollout/report", "/plans/intranet-rollout/preview?at=2027-03-01T10:00%2B01:00",
+                 "/pilot", "/me/features"):
+        page = lead.get(path).text
+        assert "(&#39;" not in page and "[&#39;" not in page, path  # a Python tuple or list shown as it is
