@@ -22,7 +22,7 @@ def test_the_pilot_page_lists_open_cohorts_with_guidelines(member, demo):
     page = member.get("/pilot").text
     assert "Pilot group" in page and "50 of 50 places left" in page
     assert "Be respectful." in page and "version 1" in page
-    assert "innovation-blog" in page and "from 02 Nov 2026" in page
+    assert "<strong>Innovation blog</strong>" in page and "from 02 Nov 2026" in page and "innovation-blog" not in page
     assert "HR" not in page.split('id="offers"')[1].split("</h2>")[0]  # only opt-in cohorts are offered
 
 
