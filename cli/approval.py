@@ -8,6 +8,7 @@ import typer
 from rich.table import Column, Table
 
 from cli import common
+from cli.common import PlanKey
 from services import approvals
 
 approval_app = typer.Typer(help="Four eyes: list the changes waiting for a second lead; approve or reject one.",
@@ -17,7 +18,7 @@ Actor = Annotated[str, typer.Option(help="who decides, for the audit log (not th
 
 
 @approval_app.command("list")
-def list_requests(plan: str) -> None:
+def list_requests(plan: PlanKey) -> None:
     """The plan's latest requests: what, who asked, and their state."""
     with common.reported():
         _pending, latest = approvals.listing(database_url=common.database_url(), key=plan)
@@ -32,7 +33,7 @@ def list_requests(plan: str) -> None:
 
 
 @approval_app.command("approve")
-def approve(plan: str, request: int, actor: Actor) -> None:
+def approve(plan: PlanKey, request: int, actor: Actor) -> None:
     """Approve another lead's request and carry it out (an edit is written; a start or resume done at once)."""
     config = common.settings()
     with common.reported():
@@ -48,7 +49,7 @@ def approve(plan: str, request: int, actor: Actor) -> None:
 
 
 @approval_app.command("reject")
-def reject(plan: str, request: int, actor: Actor) -> None:
+def reject(plan: PlanKey, request: int, actor: Actor) -> None:
     """Reject a request (or withdraw one's own): nothing of it is done."""
     with common.reported():
         approvals.reject(database_url=common.database_url(), key=plan, request_id=request, actor=actor)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -11,6 +12,10 @@ from cli.errors import exit_code, message
 from flags.errors import UnleashError
 from planner.errors import PlannerError
 from services.settings import Settings
+
+# The arguments most commands take, with the help a newcomer needs (`planner plan list` shows the keys)
+PlanKey = Annotated[str, typer.Argument(metavar="PLAN", help="the plan's key, e.g. intranet-rollout")]
+PhaseKey = Annotated[str, typer.Argument(metavar="PHASE", help="the phase's key, e.g. wave-1 (`planner phase list PLAN`)")]
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from cli import common
+from cli.common import PhaseKey, PlanKey
 from planner.inputs import parse_instant
 from services import dashboard, gates, kpis
 
@@ -19,7 +20,7 @@ Actor = Annotated[str, typer.Option(help="who acts, for the audit log")]
 
 
 @kpi_app.command("list")
-def list_kpis(plan: str) -> None:
+def list_kpis(plan: PlanKey) -> None:
     """Each KPI's verdict with the numbers behind it, and each gate's."""
     config = common.settings()
     with common.reported():
@@ -39,7 +40,7 @@ def list_kpis(plan: str) -> None:
 
 
 @kpi_app.command("record")
-def record(plan: str, kpi: str, value: float,
+def record(plan: PlanKey, kpi: str, value: float,
            at: Annotated[str, typer.Option("--at", help="when it was measured, e.g. 2026-12-01T12:00:00+01:00 "
                                                       "(default: now)")] = "",
            note: Annotated[str, typer.Option("--note", help="where it comes from, e.g. 'pilot survey'")] = "",
@@ -55,7 +56,7 @@ def record(plan: str, kpi: str, value: float,
 
 
 @gate_app.command("override")
-def override(plan: str, phase: str,
+def override(plan: PlanKey, phase: PhaseKey,
              reason: Annotated[str, typer.Option("--reason", help="why the phase starts whatever its gate says")],
              actor: Actor = "cli") -> None:
     """Open a phase's gate whatever its verdict: it starts at its start, or at once when that has passed. With
@@ -77,7 +78,7 @@ def override(plan: str, phase: str,
         raise common.fail(outcome.error, 69)
 
 
-def report(plan: str, pdf: Annotated[Path | None, typer.Option("--pdf", help="write the report as a PDF here")] = None,
+def report(plan: PlanKey, pdf: Annotated[Path | None, typer.Option("--pdf", help="write the report as a PDF here")] = None,
            html: Annotated[Path | None, typer.Option("--html", help="write the report as one HTML page here")] = None
            ) -> None:
     """The management report of a plan: goals and their KPIs, phases, reach, resources, training and the

@@ -12,7 +12,7 @@ from rich.table import Column, Table
 from typer.core import TyperGroup
 
 from cli.approval import approval_app
-from cli.common import database_url, err, fail, out, reported, settings
+from cli.common import PlanKey, database_url, err, fail, out, reported, settings
 from cli.kpi import gate_app, kpi_app
 from cli.kpi import report as report_command
 from cli.phase import phase_app
@@ -35,7 +35,7 @@ class PlannerGroup(TyperGroup):
 
 
 app = typer.Typer(help="The rollout planner: plans in, flags out.", no_args_is_help=True, add_completion=False,
-                  pretty_exceptions_show_locals=False, cls=PlannerGroup)
+                  pretty_exceptions_show_locals=False, cls=PlannerGroup, rich_markup_mode="markdown")
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 plan_app = typer.Typer(help="Plans: apply a plan file, export, list.", no_args_is_help=True)
 token_app = typer.Typer(help="Platform API tokens: create (shown once), list, revoke.", no_args_is_help=True)
@@ -128,7 +128,7 @@ def plan_apply(file: Annotated[Path, typer.Argument(help="plan YAML file, or - f
 
 
 @plan_app.command("export")
-def plan_export(plan: str, output: Annotated[Path | None, typer.Option("--output", "-o")] = None) -> None:
+def plan_export(plan: PlanKey, output: Annotated[Path | None, typer.Option("--output", "-o")] = None) -> None:
     """Write a plan as YAML that applies back to the same plan."""
     with reported():
         text = plans.export_plan(database_url=database_url(), key=plan)
@@ -154,7 +154,7 @@ def plan_list() -> None:
 
 
 @plan_app.command("archive")
-def plan_archive(plan: str,
+def plan_archive(plan: PlanKey,
                  actor: Annotated[str, typer.Option(help="who archives it, for the audit log")] = "cli") -> None:
     """Archive a plan: it leaves the lists and the pilot page; applying its file again restores it."""
     with reported():
@@ -204,7 +204,7 @@ def token_revoke(name: str,
 
 
 @app.command()
-def preview(plan: str,
+def preview(plan: PlanKey,
             at: Annotated[str, typer.Option(help="instant, e.g. 2027-02-03T10:00+01:00")],
             user: Annotated[str | None, typer.Option(help="a user id: show what this user gets and why")] = None,
             prop: Annotated[list[str], typer.Option(help="context property of the user, name=value")] = []) -> None:  # noqa: B006
@@ -238,7 +238,7 @@ def preview(plan: str,
 
 
 @app.command()
-def sync(plan: str,
+def sync(plan: PlanKey,
          dry_run: Annotated[bool, typer.Option("--dry-run", help="show the diff, write nothing")] = False,
          as_json: Annotated[bool, typer.Option("--json", help="counts and items as JSON")] = False,
          verbose: Annotated[bool, typer.Option("--verbose", "-v", help="list every change, however many")] = False,
@@ -371,7 +371,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
 
 
 @app.command()
-def bootstrap(plan: str) -> None:
+def bootstrap(plan: PlanKey) -> None:
     """Print a bootstrap file of the plan's flags as Unleash serves them now (for `FlagReader(bootstrap=...)`)."""
     import json
 

@@ -9,6 +9,7 @@ import typer
 from rich.table import Column, Table
 
 from cli import common
+from cli.common import PhaseKey, PlanKey
 from planner.lifecycle import Action
 from services import phases
 
@@ -39,20 +40,20 @@ def _act(plan: str, phase: str, action: Action, reason: str, actor: str) -> None
 
 
 @phase_app.command("hold")
-def hold(plan: str, phase: str, reason: Reason, actor: Actor = "cli") -> None:
+def hold(plan: PlanKey, phase: PhaseKey, reason: Reason, actor: Actor = "cli") -> None:
     """Hold a phase: it and every later phase that has not started do not start until resumed. An active phase
     keeps what it gave and widens no further."""
     _act(plan, phase, Action.hold, reason, actor)
 
 
 @phase_app.command("resume")
-def resume(plan: str, phase: str, reason: Annotated[str, typer.Option("--reason")] = "", actor: Actor = "cli") -> None:
+def resume(plan: PlanKey, phase: PhaseKey, reason: Annotated[str, typer.Option("--reason")] = "", actor: Actor = "cli") -> None:
     """Resume a held or rolled-back phase (and the phases held with it): dates that passed start at once."""
     _act(plan, phase, Action.resume, reason, actor)
 
 
 @phase_app.command("start")
-def start(plan: str, phase: str, reason: Reason,
+def start(plan: PlanKey, phase: PhaseKey, reason: Reason,
           now: Annotated[bool, typer.Option("--now", help="start it now, before its date (required)")] = False,
           actor: Actor = "cli") -> None:
     """Start a phase now, before its date."""
@@ -62,14 +63,14 @@ def start(plan: str, phase: str, reason: Reason,
 
 
 @phase_app.command("rollback")
-def rollback(plan: str, phase: str, reason: Reason, actor: Actor = "cli") -> None:
+def rollback(plan: PlanKey, phase: PhaseKey, reason: Reason, actor: Actor = "cli") -> None:
     """Roll back an active or completed phase: its access is withdrawn at once, Unleash is back where it was
     before the phase started, and later phases are held."""
     _act(plan, phase, Action.rollback, reason, actor)
 
 
 @phase_app.command("list")
-def list_phases(plan: str) -> None:
+def list_phases(plan: PlanKey) -> None:
     """Each phase: its status, its start, and what Unleash holds for its segment."""
     config = common.settings()
     with common.reported():

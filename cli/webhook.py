@@ -9,6 +9,7 @@ import typer
 from rich.table import Column, Table
 
 from cli import common
+from cli.common import PlanKey
 from services import webhooks
 
 webhook_app = typer.Typer(help="Webhooks of a plan: add (the secret is shown once), list with deliveries, remove.",
@@ -18,8 +19,9 @@ Actor = Annotated[str, typer.Option(help="who does it, for the audit log")]
 
 
 @webhook_app.command("add")
-def add(plan: str, url: str, actor: Actor = "cli") -> None:
-    """Tell URL of the plan's events; prints the signing secret, this once (to standard output, alone)."""
+def add(plan: PlanKey, url: Annotated[str, typer.Argument(metavar="URL", help="where the events go (https://…)")],
+        actor: Actor = "cli") -> None:
+    """Send the plan's events to URL, signed; prints the signing secret, this once (to standard output, alone)."""
     with common.reported():
         hook, secret = webhooks.add(database_url=common.database_url(), key=plan, url=url, actor=actor)
     common.err.print(f"webhook {hook.id} added for {hook.url}. Copy its signing secret now: it is not shown again.",
@@ -28,7 +30,7 @@ def add(plan: str, url: str, actor: Actor = "cli") -> None:
 
 
 @webhook_app.command("list")
-def list_webhooks(plan: str) -> None:
+def list_webhooks(plan: PlanKey) -> None:
     """The plan's webhooks and their latest deliveries (never the secrets)."""
     with common.reported():
         hooks, deliveries = webhooks.listing(database_url=common.database_url(), key=plan)
@@ -49,7 +51,7 @@ def list_webhooks(plan: str) -> None:
 
 
 @webhook_app.command("remove")
-def remove(plan: str, webhook_id: int, actor: Actor = "cli") -> None:
+def remove(plan: PlanKey, webhook_id: int, actor: Actor = "cli") -> None:
     """Stop telling a webhook; its pending deliveries are dropped."""
     with common.reported():
         webhooks.remove(database_url=common.database_url(), key=plan, webhook_id=webhook_id, actor=actor)
