@@ -14,6 +14,9 @@ from planner.userids import problem, shown
 from web.auth import csrf_token, identify
 
 templates = Jinja2Blocks(directory=str(Path(__file__).parent / "templates"))
+# Templates are read once per process, like the code that fills them: a template changed on disk under a
+# running server (a deploy, an edit) would otherwise be rendered by the old code, and fail on what it lacks.
+templates.env.auto_reload = False
 
 
 def _when(value: datetime | None, fmt: str = "%d %b %Y %H:%M") -> str:
