@@ -79,8 +79,8 @@ def user_features(plan: Plan, user: User, *, now: datetime, members: dict[str, l
 def _routes(plan: Plan, controls: Controls):
     """(pair, reason, gates): the access as things stand, and what each shut gate holds back (the access with
     that gate passed, where it differs)."""
-    now = access_starts(plan, controls)
-    for pair, reason in now.items():
+    given = access_starts(plan, controls)
+    for pair, reason in given.items():
         yield pair, reason, ()
     shut = [p for p in plan.phases if gate_shut(p, control_of(controls, p.key))]
     if not shut:
@@ -89,7 +89,7 @@ def _routes(plan: Plan, controls: Controls):
     shut_names = {p.key: label(p) for p in shut}
     for pair, reason in access_starts(plan, opened).items():
         gates = tuple(dict.fromkeys(shut_names[k] for k in (reason.admitted_by, reason.enabled_by) if k in shut_names))
-        if gates and now.get(pair) != reason:
+        if gates and given.get(pair) != reason:
             yield pair, reason, gates
 
 
