@@ -232,9 +232,10 @@ def preview(plan: PlanKey,
                                 for g in grants_for)
             out.print(f"  {spec.feature(feature).name or feature}: {reasons}", highlight=False, markup=False)
     if result.gated:
-        waits = "waits for its gate" if len(result.gated) == 1 else "wait for their gates"
-        out.print(f"note: {', '.join(result.gated)} {waits}: what they give is not shown until a gate passes or a "
-                  f"lead overrides it (`planner kpi list {spec.key}`)", highlight=False, markup=False)
+        one = len(result.gated) == 1
+        waits = "waits for its gate: what it gives" if one else "wait for their gates: what they give"
+        out.print(f"note: {', '.join(result.gated)} {waits} is not shown until the gate passes or a lead overrides "
+                  f"it (`planner kpi list {spec.key}`)", highlight=False, markup=False)
 
 
 @app.command()
