@@ -122,6 +122,14 @@ def claim_due(session: Session, *, owner: str, now: datetime | None = None, limi
     return claimed
 
 
+def release(session: Session, delivery_ids: list[int], *, owner: str) -> None:
+    """Give claimed deliveries back unposted, due as they were: the next round of any sender takes them."""
+    if delivery_ids:
+        session.exec(update(WebhookDeliveryRow)
+                     .where(WebhookDeliveryRow.id.in_(delivery_ids), WebhookDeliveryRow.claimed_by == owner)
+                     .values(claimed_until=None, claimed_by=""))
+
+
 def record_attempt(session: Session, delivery_id: int, *, owner: str, status: int | None, error: str | None,
                    now: datetime | None = None) -> WebhookDeliveryRow | None:
     """The outcome of one post: delivered on a 2xx; else retried after `backoff`, or given up."""

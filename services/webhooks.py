@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
 
-from planner import audit
+from planner import audit, request_id
 from planner import webhooks as outbox
 from planner.db import session_scope
 from planner.store import live_plan
@@ -24,6 +25,7 @@ from services.loop import Loop
 
 log = logging.getLogger(__name__)
 TIMEOUT = 10.0  # seconds a receiver has to answer
+RECEIVERS = 8  # receivers one sender posts to at once
 ERROR_CHARS = 300  # of a receiver's answer, kept to show why it failed
 
 
@@ -75,21 +77,44 @@ def _post(client: httpx.Client, hook: WebhookRow, delivery: WebhookDeliveryRow) 
 
 
 def deliver_due(database_url: str, client: httpx.Client, *, owner: str) -> int:
-    """Post every delivery that is due and not held by another sender; the number posted."""
+    """Post every delivery that is due and not held by another sender; the number posted.
+
+    Each receiver's deliveries go in order, and receivers are posted to side by side (up to RECEIVERS at once),
+    so one that does not answer holds up only its own. After a receiver's first failure this round, the rest
+    of its deliveries are given back for the next round, not each left to time out in turn (their claims
+    would run out meanwhile, and another sender would post them too)."""
     with session_scope(database_url, serial=True) as session:
         claimed = outbox.claim_due(session, owner=owner)
         work = [(session.get(WebhookDeliveryRow, i), None) for i in claimed]
         work = [(d, session.get(WebhookRow, d.webhook_id)) for d, _ in work if d is not None]
+    by_receiver: dict[int, list[tuple[WebhookDeliveryRow, WebhookRow | None]]] = {}
     for delivery, hook in work:
+        by_receiver.setdefault(delivery.webhook_id, []).append((delivery, hook))
+    post = request_id.carried(lambda queue: _post_in_order(database_url, client, queue, owner=owner))
+    if len(by_receiver) <= 1:
+        return sum(post(queue) for queue in by_receiver.values())
+    with ThreadPoolExecutor(max_workers=min(RECEIVERS, len(by_receiver)), thread_name_prefix="webhook") as pool:
+        return sum(pool.map(post, by_receiver.values()))
+
+
+def _post_in_order(database_url: str, client: httpx.Client, queue: list[tuple[WebhookDeliveryRow, WebhookRow | None]],
+                   *, owner: str) -> int:
+    """One receiver's deliveries, in order, until one fails; the number posted."""
+    for posted, (delivery, hook) in enumerate(queue, start=1):
         status, error = _post(client, hook, delivery) if hook is not None else (None, "the webhook was removed")
+        failed = error is not None and hook is not None  # the receiver did not take it
         with session_scope(database_url, serial=True) as session:
             row = outbox.record_attempt(session, delivery.id, owner=owner, status=status, error=error)
+            if failed:
+                outbox.release(session, [d.id for d, _ in queue[posted:]], owner=owner)
         if row is not None:  # None: another sender took it over meanwhile, and counts it
             outcome = {"delivered": "delivered", "failed": "failed"}.get(row.state, "retry")
             telemetry.WEBHOOK_DELIVERIES.labels(delivery.event, outcome).inc()
         if row is not None and row.state == "failed":
             log.warning("webhook delivery %s (%s) given up after %s attempts", delivery.id, delivery.event, row.attempts)
-    return len(work)
+        if failed:
+            return posted
+    return len(queue)
 
 
 class WebhookSender(Loop):

@@ -33,8 +33,9 @@ pytestmark = pytest.mark.integration
 class Receiver:
     """A webhook receiver on loopback: answers each post with the next of `answers` (then 200), keeps them all."""
 
-    def __init__(self, answers: list[int] | None = None):
+    def __init__(self, answers: list[int] | None = None, before_answer=None):
         self.answers = list(answers or [])
+        self.before_answer = before_answer or (lambda: None)  # runs before each answer: a receiver that lags
         self.seen: list[tuple[float, dict[str, str], bytes]] = []
         receiver = self
 
@@ -42,6 +43,7 @@ class Receiver:
             def do_POST(self):  # noqa: N802 - the http.server API
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.seen.append((time.monotonic(), dict(self.headers), body))
+                receiver.before_answer()
                 status = receiver.answers.pop(0) if receiver.answers else 200
                 self.send_response(status)
                 self.end_headers()
@@ -105,6 +107,42 @@ def test_a_hold_is_told_signed_and_the_signature_verifies(database_url, admin):
     assert not outbox.verify(secret, body, headers["X-Planner-Signature"], now=int(time.time()) + 3600)  # replayed
     assert secret not in body.decode() and secret not in json.dumps(headers)
     assert [d.state for d in deliveries(database_url)] == ["delivered"]
+
+
+def enqueue(database_url, plan, count: int) -> None:
+    with session_scope(database_url) as session:
+        row = plan_row(session, plan.key)
+        for run in range(count):
+            outbox.enqueue(session, plan_id=row.id, plan_key=plan.key, event="sync.failed", data={"run": run})
+
+
+def test_a_receiver_that_lags_holds_up_only_its_own_deliveries(database_url):
+    others_done = threading.Event()
+    waited = []
+    with Receiver() as quick, Receiver(before_answer=lambda: waited.append(others_done.wait(timeout=8))) as slow:
+        quick_plan, _ = plan_with_webhook(database_url, quick.url)
+        slow_plan, _ = plan_with_webhook(database_url, slow.url)
+        enqueue(database_url, slow_plan, 3)
+        enqueue(database_url, quick_plan, 3)
+        quick.before_answer = lambda: len(quick.seen) == 3 and others_done.set()
+        with httpx.Client(timeout=10) as client:
+            assert webhooks.deliver_due(database_url, client, owner="test") == 6
+    assert len(quick.seen) == 3 and len(slow.seen) == 3
+    assert waited[0] is True  # the quick receiver had all three while the slow one still held the first
+    assert [json.loads(b)["data"]["run"] for _a, _h, b in slow.seen] == [0, 1, 2]  # each receiver's in order
+
+
+def test_after_a_receivers_failure_its_other_deliveries_wait_for_the_next_round(database_url):
+    with Receiver(answers=[500]) as receiver:
+        plan, _ = plan_with_webhook(database_url, receiver.url)
+        enqueue(database_url, plan, 3)
+        with httpx.Client(timeout=5) as client:
+            assert webhooks.deliver_due(database_url, client, owner="test") == 1
+            first = deliveries(database_url)
+            assert [(d.attempts, d.claimed_by) for d in first] == [(1, "test"), (0, ""), (0, "")]  # given back
+            assert webhooks.deliver_due(database_url, client, owner="other") == 2  # any sender takes them
+        assert len(receiver.seen) == 3
+    assert [d.state for d in deliveries(database_url)] == ["pending", "delivered", "delivered"]  # 1st: its backoff
 
 
 def test_a_failing_receiver_is_retried_with_growing_pauses_until_it_answers(database_url):
