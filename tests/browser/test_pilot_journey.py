@@ -63,7 +63,7 @@ def test_a_pilot_user_joins_sees_the_feature_in_unleash_leaves_and_the_waitlist_
         assert time.monotonic() < deadline, ("Unleash never reported the pilot feature for alice; health: "
                                              + page.request.get(f"{base}/health").text())
         time.sleep(0.5)
-    expect(row).to_contain_text("cohort 'pilot'")
+    expect(row).to_contain_text("cohort “Pilot group”")  # the cohort's name
     screenshot(page, "my-features")
 
     sign_in(page, base, "bob")

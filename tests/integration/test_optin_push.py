@@ -16,6 +16,7 @@ from planner.plans import apply_plan
 from planner.store import plan_row
 from planner.syncruns import acquire_lease, release_lease
 from tests.integration.test_sync import FailAfter
+from tests.integration.test_sync_jobs import wait_for
 from tests.integration.unleash import admin_client, client_payload, unique, wait_for_client_api
 from tests.plans import DEMO
 from services.membership_push import MembershipPusher, PushReport, dirty_plans, push_plan
@@ -276,7 +277,8 @@ def test_unleash_down_longer_than_a_lease_while_people_join_loses_no_opt_in(data
         time.sleep(max(0.0, 35 - (time.monotonic() - went_down)))
         proxy.resume()  # Unleash is back
         wait_for_client_api(env, lambda _fs: pilot_users(env, plan) == set(joined), timeout=60)
-        assert dirty_plans(database_url) == []
+        # the pusher marks the plan clean in the database just after Unleash has taken the write
+        wait_for(lambda: dirty_plans(database_url) == [], deadline=30, what="the pusher to mark the plan pushed")
     with admin_client(env) as admin:
         names = [s["name"] for s in admin.list_segments() if s["name"].startswith(f"rp:{plan.key}:pilot")]
         assert len(names) == len(set(names))
