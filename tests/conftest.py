@@ -6,7 +6,9 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import uuid
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -71,9 +73,24 @@ def fresh_postgres(*, migrated: bool = True):
 
         engine_for(url).dispose()
         engine_for.cache_clear()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _drop_database(admin, name)
         admin.dispose()
+
+
+def _drop_database(admin, name: str) -> None:
+    """DROP … WITH (FORCE) ends our own sessions, but is refused while an autovacuum worker (the superuser's)
+    works on the new database: that takes a moment, so try again; a database left on the throwaway test
+    cluster after that harms nothing, and is said."""
+    from sqlalchemy.exc import DBAPIError
+
+    for _attempt in range(40):
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            return
+        except DBAPIError:
+            time.sleep(0.25)
+    warnings.warn(f"the test database {name} could not be dropped (left on the test cluster)", stacklevel=2)
 
 
 @pytest.fixture
