@@ -12,6 +12,7 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 from planner.kpis import window_words
 from planner.userids import problem, shown
 from web.auth import csrf_token, identify
+from web.timeline import zone
 
 templates = Jinja2Blocks(directory=str(Path(__file__).parent / "templates"))
 # Templates are read once per process, like the code that fills them: a template changed on disk under a
@@ -28,16 +29,8 @@ def _local_input(value: datetime | None) -> str:
     return value.isoformat(timespec="minutes") if value else ""
 
 
-def _zone(value: datetime | None) -> str:
-    """The zone an instant is shown in: "UTC", or its offset ("UTC+01:00"); a naive one is UTC (the database's)."""
-    if value is None:
-        return ""
-    offset = value.strftime("%z")
-    return "UTC" if not offset or offset == "+0000" else f"UTC{offset[:3]}:{offset[3:]}"
-
-
 templates.env.filters["when"] = _when
-templates.env.filters["zone"] = _zone
+templates.env.filters["zone"] = zone
 templates.env.globals["window_words"] = window_words
 templates.env.filters["iso_minutes"] = _local_input
 templates.env.filters["shown"] = shown

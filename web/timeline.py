@@ -47,11 +47,17 @@ def _day(at: datetime) -> str:
     return f"{at.day} {MONTHS[at.month - 1]} {at.year}"
 
 
+def zone(at: datetime | None) -> str:
+    """The zone an instant is shown in: "UTC", or its offset ("UTC+01:00"); a naive one is UTC (the database's)."""
+    if at is None:
+        return ""
+    minutes = round((at.utcoffset() or timedelta()) / timedelta(minutes=1))
+    return f"UTC{'+' if minutes > 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}" if minutes else "UTC"
+
+
 def _moment(at: datetime) -> str:
     """`3 Nov 2026, 10:00 UTC+01:00`: the time as written, with its offset so readers in other zones can tell."""
-    minutes = round((at.utcoffset() or timedelta()) / timedelta(minutes=1))
-    zone = f"UTC{'+' if minutes > 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}" if minutes else "UTC"
-    return f"{_day(at)}, {at:%H:%M} {zone}"
+    return f"{_day(at)}, {at:%H:%M} {zone(at)}"
 
 
 def _label(phase: Phase) -> str:
